@@ -1,0 +1,1 @@
+"""Prices → dollars per token, per request, per hour."""

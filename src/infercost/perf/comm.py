@@ -1,0 +1,44 @@
+"""Collective communication time on the real topology: scale-up domain first, scale-out beyond it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from infercost._types import FloatArray
+from infercost.perf.resources import Resources
+
+
+def link_bandwidth(res: Resources, group_chips: FloatArray) -> FloatArray:
+    """Effective per-chip bandwidth for a group: scale-up inside one domain, scale-out across domains.
+
+    A group that spills past one scale-up domain is bounded by its slowest (scale-out) hop.
+    """
+    inside = group_chips <= res.scale_up_domain
+    up = np.where(np.isnan(res.scale_up_bw), res.scale_out_bw, res.scale_up_bw)
+    bw: FloatArray = np.where(inside, up, res.scale_out_bw) * res.comm_eff
+    return bw
+
+
+def allreduce_time(res: Resources, chips: FloatArray, message_bytes: FloatArray) -> FloatArray:
+    """All-reduce: 2(n-1)/n of the message over each chip's link (bandwidth-optimal, as ring or
+    switch-reduced algorithms achieve) plus a latency per tree level, log2(n); 0 when n = 1."""
+    bw = link_bandwidth(res, chips)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        levels = np.ceil(np.log2(np.maximum(chips, 1.0)))
+        t = 2.0 * (chips - 1.0) / chips * message_bytes / bw + levels * res.collective_latency_s
+    return np.where(chips > 1, t, 0.0)
+
+
+def alltoall_time(res: Resources, chips: FloatArray, bytes_out_per_chip: FloatArray) -> FloatArray:
+    """MoE dispatch or combine: the bytes a chip sends to the others, plus one latency round."""
+    bw = link_bandwidth(res, chips)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = bytes_out_per_chip / bw + res.collective_latency_s
+    return np.where(chips > 1, t, 0.0)
+
+
+def handoff_time(res: Resources, chips: FloatArray, message_bytes: FloatArray) -> FloatArray:
+    """Pipeline stage hand-off of activations (point to point)."""
+    bw = link_bandwidth(res, chips)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return message_bytes / bw + res.collective_latency_s

@@ -1,0 +1,183 @@
+"""Derived performance figures of a deployment: TTFT, TPOT, throughput, floors, critical batch.
+
+Definitions (docs/metrics.md): TTFT here is prefill time with no queueing; TPOT is the decode step time
+at batch B at the mean context of a request's generation (isl + osl/2); steady-state output
+throughput charges every request's prefill to the same chips (continuous batching, no overlap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from infercost._types import ArrayLike, FloatArray
+from infercost.errors import DoesNotFitError, InfercostError
+from infercost.perf.memory import MemoryPlan, memory_plan
+from infercost.perf.resources import Layout, Resources
+from infercost.perf.step import StepTime, decode_micro_batch, step_time
+from infercost.specs.model import ModelSpec
+from infercost.specs.parallelism import Parallelism
+
+GiB = 1024.0**3
+
+
+def check_layout(model: ModelSpec, p: Parallelism) -> None:
+    """Refuse layouts the engines cannot run, naming the field and what would work."""
+    for g in model.layers:
+        att = g.attention
+        if att.kind != "none" and att.num_heads % p.tp:
+            ok = [t for t in (1, 2, 4, 8, 16, 32, 64) if att.num_heads % t == 0]
+            raise InfercostError(
+                "tp", p.tp, f"must divide the {att.num_heads} attention heads (try {ok})"
+            )
+        if att.kind == "gqa" and att.num_kv_heads % p.tp and p.tp % att.num_kv_heads:
+            raise InfercostError(
+                "tp", p.tp, f"must divide or be a multiple of the {att.num_kv_heads} KV heads"
+            )
+        if g.mamba and g.mamba.num_heads % p.tp:
+            raise InfercostError("tp", p.tp, f"must divide the {g.mamba.num_heads} Mamba heads")
+    if p.pp > model.num_layers:
+        raise InfercostError("pp", p.pp, f"at most the {model.num_layers} layers")
+    experts = max((g.ffn.num_experts for g in model.layers), default=0)
+    if p.ep > 1:
+        if experts == 0:
+            raise InfercostError("ep", p.ep, "expert parallelism needs an MoE model; use 1")
+        if (p.tp * p.dp) % p.ep or experts % p.ep:
+            raise InfercostError(
+                "ep", p.ep, f"must divide tp×dp = {p.tp * p.dp} and the {experts} experts"
+            )
+
+
+def check_positive(name: str, value: float) -> None:
+    if not value >= 1:
+        raise InfercostError(name, value, "must be a whole number ≥ 1")
+
+
+def check_fits(plan: MemoryPlan, model: ModelSpec, *, batch: int, context: int, hw_id: str) -> None:
+    """Raise with the numbers when weights, reserve or the batch's KV cache exceed memory."""
+    usable = float(plan.usable_bytes) / GiB
+    weights = float(plan.weights_bytes) / GiB
+    reserve = float(plan.reserve_bytes) / GiB
+    if float(plan.kv_free_bytes) <= 0:
+        raise DoesNotFitError(
+            "model",
+            model.id,
+            f"does not fit on {hw_id}: weights {weights:.1f} GiB + runtime {reserve:.1f} GiB per chip "
+            f"> {usable:.1f} GiB usable; use more chips (tp/pp) or smaller weights",
+        )
+    max_seqs = float(plan.max_concurrent_sequences)
+    if batch > max_seqs:
+        need = float(plan.kv_bytes_per_sequence) * batch / GiB
+        raise DoesNotFitError(
+            "batch",
+            batch,
+            f"{batch} sequences × {context} tokens need {need:.1f} GiB of KV per chip but "
+            f"{float(plan.kv_free_bytes) / GiB:.1f} GiB are free; at most {int(max_seqs)} fit",
+        )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Scalar figures of one deployment and workload point (seconds, bytes, tokens/s)."""
+
+    prefill: StepTime  # one chunk; `ttft_s` = chunks × its total
+    prefill_chunks: int
+    decode: StepTime  # one decode step (a full pipeline cycle)
+    memory: MemoryPlan
+    ttft_s: float
+    tpot_s: float
+    decode_tps: float
+    output_tps: float
+    latency_floor_s: float
+    critical_batch: float | None
+
+
+def prefill_time(
+    model: ModelSpec, res: Resources, layout: Layout, prompt: ArrayLike, chunk: int
+) -> tuple[StepTime, FloatArray]:
+    """One representative chunk of a prompt and the number of chunks.
+
+    Chunks of equal size at the mean cached context reproduce the total linear and causal-attention
+    work of the whole prompt exactly.
+    """
+    isl = np.asarray(prompt, dtype=float)
+    chunks = np.ceil(isl / chunk)
+    size = isl / chunks
+    one = step_time(model, res, layout, prefill_tokens=size, prefill_context=(isl - size) / 2.0)
+    return one, chunks
+
+
+def critical_batch(
+    model: ModelSpec, res: Resources, layout: Layout, limit: int = 1 << 16
+) -> float | None:
+    """Smallest decode batch whose weight matmuls are compute-bound at peak rates (MoE-aware:
+    more sequences touch more experts, so the weight bytes grow with the batch)."""
+    batch = np.arange(1, limit + 1, dtype=float)
+    ideal = replace(
+        res,
+        compute_eff=np.ones_like(res.compute_eff),
+        memory_eff=np.ones_like(res.memory_eff),
+        compute_half_tokens=np.zeros_like(res.compute_half_tokens),
+    )
+    step = step_time(model, ideal, layout, decode_seqs=batch, decode_context=0)
+    compute = step.flops_per_chip / ideal.linear_flops
+    memory = step.weight_bytes_per_chip / ideal.memory_bw
+    bound = np.nonzero(compute >= memory)[0]
+    return float(batch[bound[0]]) if bound.size else None
+
+
+def figures(
+    model: ModelSpec,
+    res: Resources,
+    parallelism: Parallelism,
+    *,
+    batch: int,
+    isl: int,
+    osl: int,
+    chunk: int = 8192,
+    memory_utilization: float = 0.9,
+    hw_id: str = "hardware",
+) -> Figures:
+    for name, value in (("batch", batch), ("isl", isl), ("osl", osl), ("chunk", chunk)):
+        check_positive(name, value)
+    if not 0 < memory_utilization <= 1:
+        raise InfercostError("memory_utilization", memory_utilization, "must be in (0, 1]")
+    check_layout(model, parallelism)
+    layout = Layout.of(parallelism)
+    context = isl + osl
+    plan = memory_plan(
+        model,
+        res,
+        layout,
+        context=context,
+        memory_utilization=memory_utilization,
+        max_batched_tokens=chunk,
+    )
+    check_fits(plan, model, batch=batch, context=context, hw_id=hw_id)
+
+    prefill, chunks = prefill_time(model, res, layout, isl, chunk)
+    ttft = float(prefill.total * chunks)
+    micro = decode_micro_batch(batch, layout.pp)
+    decode = step_time(model, res, layout, decode_seqs=micro, decode_context=isl + osl / 2.0)
+    tpot = float(decode.total)
+    if not np.isfinite(tpot) or not np.isfinite(ttft):
+        raise InfercostError(
+            f"hardware {hw_id}: scale-up/scale-out bandwidth",
+            None,
+            "unknown in the catalog, so tensor/expert parallel communication cannot be timed",
+        )
+    single = step_time(model, res, layout, decode_seqs=1, decode_context=isl + osl / 2.0)
+    floor = float((single.weight_bytes_per_chip + single.kv_bytes_per_chip) / res.memory_bw)
+    return Figures(
+        prefill=prefill,
+        prefill_chunks=int(chunks),
+        decode=decode,
+        memory=plan,
+        ttft_s=ttft,
+        tpot_s=tpot,
+        decode_tps=batch / tpot,
+        output_tps=batch * osl / (osl * tpot + batch * ttft),
+        latency_floor_s=floor,
+        critical_batch=critical_batch(model, res, layout),
+    )
