@@ -14,7 +14,7 @@ from rich.console import Console
 
 from infercost import catalog
 from infercost.errors import InfercostError
-from infercost.estimate import estimate
+from infercost.estimation import estimate
 from infercost.report import terminal
 
 app = typer.Typer(

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from infercost.estimate import Estimate, estimate
+from infercost.estimation import Estimate, estimate
 from infercost.report import terminal
 
 MODEL, HARDWARE, CHIPS = "llama-3.1-70b", "h100-sxm", 4

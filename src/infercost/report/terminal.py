@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from infercost.estimate import Breakdown, Estimate
+from infercost.estimation import Breakdown, Estimate
 from infercost.specs.hardware import Hardware
 from infercost.specs.model import ModelSpec
 
