@@ -5,6 +5,7 @@ This module only composes: specs from the catalog, `perf` for time and memory, `
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from infercost import catalog
@@ -31,9 +32,10 @@ class Breakdown(BaseModel):
     total_ms: float
 
     @classmethod
-    def of(cls, step: StepTime, times: float = 1.0) -> Breakdown:
-        parts = {f"{k}_ms": float(v) * times * 1e3 for k, v in step.breakdown_s().items()}
-        return cls(**parts, total_ms=float(step.total) * times * 1e3)
+    def of(cls, step: StepTime) -> Breakdown:
+        """Milliseconds by cause; array-valued steps (e.g. all prefill chunks) are summed."""
+        parts = {f"{k}_ms": float(np.sum(v)) * 1e3 for k, v in step.breakdown_s().items()}
+        return cls(**parts, total_ms=float(np.sum(step.total)) * 1e3)
 
 
 class Provenance(BaseModel):
@@ -88,6 +90,7 @@ class Estimate(BaseModel):
     usd_per_request: float | None
     breakdown: Breakdown  # one decode step
     prefill_breakdown: Breakdown  # the whole prompt (all chunks)
+    prefill_chunks_ms: list[float]  # time of each prefill chunk, in order
     provenance: Provenance
 
 
@@ -233,7 +236,8 @@ def estimate(
         usd_per_mtok_input=usd_in,
         usd_per_request=usd_request,
         breakdown=Breakdown.of(fig.decode),
-        prefill_breakdown=Breakdown.of(fig.prefill, fig.prefill_chunks),
+        prefill_breakdown=Breakdown.of(fig.prefill),
+        prefill_chunks_ms=[float(t) * 1e3 for t in np.atleast_1d(fig.prefill.total)],
         provenance=Provenance(
             model_source=spec.source,
             hardware_source=hw.source,

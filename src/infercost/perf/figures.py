@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from infercost._types import ArrayLike, FloatArray
 from infercost.errors import DoesNotFitError, InfercostError
 from infercost.perf.memory import MemoryPlan, memory_plan
 from infercost.perf.resources import Layout, Resources
@@ -81,8 +80,7 @@ def check_fits(plan: MemoryPlan, model: ModelSpec, *, batch: int, context: int, 
 class Figures:
     """Scalar figures of one deployment and workload point (seconds, bytes, tokens/s)."""
 
-    prefill: StepTime  # one chunk; `ttft_s` = chunks × its total
-    prefill_chunks: int
+    prefill: StepTime  # arrays over the prompt's chunks; `ttft_s` is the sum of their totals
     decode: StepTime  # one decode step (a full pipeline cycle)
     memory: MemoryPlan
     ttft_s: float
@@ -93,19 +91,13 @@ class Figures:
     critical_batch: float | None
 
 
-def prefill_time(
-    model: ModelSpec, res: Resources, layout: Layout, prompt: ArrayLike, chunk: int
-) -> tuple[StepTime, FloatArray]:
-    """One representative chunk of a prompt and the number of chunks.
-
-    Chunks of equal size at the mean cached context reproduce the total linear and causal-attention
-    work of the whole prompt exactly.
-    """
-    isl = np.asarray(prompt, dtype=float)
-    chunks = np.ceil(isl / chunk)
-    size = isl / chunks
-    one = step_time(model, res, layout, prefill_tokens=size, prefill_context=(isl - size) / 2.0)
-    return one, chunks
+def prefill_chunks(
+    model: ModelSpec, res: Resources, layout: Layout, prompt: int, chunk: int
+) -> StepTime:
+    """Every chunk of one prompt (chunked prefill), as arrays over the chunks, in order."""
+    starts = np.arange(0, prompt, chunk, dtype=float)
+    sizes = np.minimum(chunk, prompt - starts)
+    return step_time(model, res, layout, prefill_tokens=sizes, prefill_context=starts)
 
 
 def critical_batch(
@@ -156,8 +148,8 @@ def figures(
     )
     check_fits(plan, model, batch=batch, context=context, hw_id=hw_id)
 
-    prefill, chunks = prefill_time(model, res, layout, isl, chunk)
-    ttft = float(prefill.total * chunks)
+    prefill = prefill_chunks(model, res, layout, isl, chunk)
+    ttft = float(prefill.total.sum())
     micro = decode_micro_batch(batch, layout.pp)
     decode = step_time(model, res, layout, decode_seqs=micro, decode_context=isl + osl / 2.0)
     tpot = float(decode.total)
@@ -171,7 +163,6 @@ def figures(
     floor = float((single.weight_bytes_per_chip + single.kv_bytes_per_chip) / res.memory_bw)
     return Figures(
         prefill=prefill,
-        prefill_chunks=int(chunks),
         decode=decode,
         memory=plan,
         ttft_s=ttft,

@@ -54,7 +54,9 @@ def estimate_view(e: Estimate) -> Group:
     for col in ("", "compute", "weights", "KV", "comm", "overhead", "total"):
         steps.add_column(col, justify="right" if col else "left")
     steps.add_row(*_breakdown_row(f"decode step (batch {e.batch})", e.breakdown))
-    steps.add_row(*_breakdown_row(f"prefill ({e.isl} tokens)", e.prefill_breakdown))
+    chunks = len(e.prefill_chunks_ms)
+    label = f"prefill ({e.isl} tokens" + (f", {chunks} chunks)" if chunks > 1 else ")")
+    steps.add_row(*_breakdown_row(label, e.prefill_breakdown))
 
     memory = _kv_table(
         "Memory per chip",
