@@ -116,12 +116,14 @@ def step_time(
     decode_context: ArrayLike = 0,
     prefill_tokens: ArrayLike = 0,
     prefill_context: ArrayLike = 0,
+    prefill_seqs: ArrayLike = 1,
 ) -> StepTime:
     """Time of one step for one micro-batch through all layers of one replica.
 
     decode_seqs: sequences decoding one token each, at `decode_context` tokens of context;
-    prefill_tokens: one prefill chunk of that many tokens whose sequence already has
-    `prefill_context` tokens cached (0 for the first chunk).
+    prefill_tokens: prefill tokens in the step, split evenly over `prefill_seqs` sequences (one
+    chunk each, may be fractional for steady-state averages) whose sequences already have
+    `prefill_context` tokens cached (0 for first chunks).
     """
     b = np.asarray(decode_seqs, dtype=float)
     ctx = np.asarray(decode_context, dtype=float)
@@ -131,13 +133,14 @@ def step_time(
 
     tokens = b + chunk
     active = (tokens > 0).astype(float)  # an empty step reads no weights
-    has_prefill = (chunk > 0).astype(float)
+    prefill_seqs_ = np.where(chunk > 0, np.asarray(prefill_seqs, dtype=float), 0.0)
+    per_seq_chunk = np.where(chunk > 0, chunk / np.maximum(prefill_seqs_, 1e-12), 0.0)
     shards = tp * dp  # chips one stage spans
     tokens_per_chip = tokens / dp  # each data-parallel group handles its share of the batch
     shape = np.broadcast_arrays(tokens, tp, res.memory_bw, ctx, past)[0]
     ledger = _Ledger(res, shape)
     wb, kvb = res.weight_bytes, res.kv_bytes
-    prefill_mid = past + (chunk + 1.0) / 2.0  # average context seen by a token of the chunk
+    prefill_mid = past + (per_seq_chunk + 1.0) / 2.0  # average context a chunk token attends to
 
     comm = np.zeros_like(shape, dtype=float)
     message = tokens_per_chip * model.hidden_size * res.activation_bytes
@@ -179,7 +182,7 @@ def step_time(
             ) / shards
             kv_read = (
                 b / dp * decode_attended * per_token_kv
-                + has_prefill * att.attended_tokens(past + chunk) * per_token_kv
+                + prefill_seqs_ * att.attended_tokens(past + per_seq_chunk) * per_token_kv
             )
             ledger.op(
                 n * flops, tokens_per_chip, kv_bytes=n * kv_read, flops_peak=res.attention_flops
@@ -189,7 +192,7 @@ def step_time(
             ledger.op(
                 np.zeros_like(shape),
                 tokens_per_chip,
-                kv_bytes=n * 2.0 * state * (b / dp + has_prefill),
+                kv_bytes=n * 2.0 * state * (b / dp + prefill_seqs_),
                 flops_peak=res.linear_flops,
             )
 
@@ -202,8 +205,8 @@ def step_time(
             reduces = reduces - (ep > 1)
         comm = comm + n * reduces * allreduce_time(res, tp, message) * active
 
-    # LM head: logits for every decoding sequence and the last token of the prefill chunk
-    logits_tokens = b + has_prefill
+    # LM head: logits for every decoding sequence and the last token of each prefill chunk
+    logits_tokens = b + prefill_seqs_
     ledger.op(
         2.0 * model.logits_params * logits_tokens / shards,
         logits_tokens / dp,
