@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress
 
 from infercost import catalog
 from infercost.errors import InfercostError
 from infercost.estimation import estimate
+from infercost.perf.efficiency import shipped_profile
 from infercost.report import terminal
+from infercost.report.files import write_calibration, write_rows_csv
+from infercost.validation import calibrate, predict_rows
+from infercost.validation.rows import read_rows
+from infercost.validation.score import report
 
 app = typer.Typer(
     help="LLM inference economics: latency, throughput and dollars for a model on hardware.",
@@ -45,6 +52,17 @@ def user_errors() -> Iterator[None]:
         where = ".".join(str(p) for p in first["loc"])
         errors.print(f"[bold red]error:[/] {where}: {first['msg']}", highlight=False)
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def progress_bar(total: int, label: str, *, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A Rich progress bar on stderr for long work (silent with --json)."""
+    if quiet:
+        yield lambda: None
+        return
+    with Progress(console=errors, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
 
 
 def print_json(data: Any) -> None:
@@ -171,6 +189,62 @@ def _model_summary(spec: Any, kv: str) -> dict[str, Any]:
         "approximate": spec.approximate,
         "source": spec.source,
     }
+
+
+@app.command("validate")
+def validate_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV in the schema of validation/README.md.")],
+    out: Annotated[Path | None, typer.Option(help="Write per-row results to this CSV.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Predict every row of a file of published measurements and score the predictions."""
+    with user_errors():
+        rows = read_rows(file)
+        with progress_bar(len(rows), "predicting", quiet=as_json) as step:
+            result = predict_rows(rows, shipped_profile(), step)
+    if out:
+        write_rows_csv(result, out)
+    summary = {**report(result), "efficiency_version": shipped_profile().version}
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(terminal.validation_view(summary))
+        if out:
+            console.print(f"per-row results written to {out}")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="CSV of measurements to fit the efficiency model on.")
+    ],
+    version: Annotated[str, typer.Option(help="Version string stored in the calibration.")],
+    out: Annotated[Path, typer.Option(help="Where to write the calibration YAML.")] = Path(
+        "efficiency.yaml"
+    ),
+    cross_validate: Annotated[
+        bool, typer.Option(help="Also run leave-one-source-out (slow: one fit per source).")
+    ] = True,
+) -> None:
+    """Fit the efficiency model (robust least squares) and cross-validate it leave-one-source-out."""
+    with user_errors(), console.status("calibrating") as status:
+        profile = calibrate(
+            file,
+            version=version,
+            cross_validate=cross_validate,
+            progress=lambda what: status.update(f"calibrating: {what}"),
+        )
+    write_calibration(profile, out)
+    console.print(f"calibration {version} written to {out}")
+    for label, acc in (
+        ("in-sample", profile.in_sample),
+        ("leave-one-source-out", profile.cross_validated),
+    ):
+        if acc:
+            console.print(
+                f"{label}: MdAPE {acc.mdape_pct:.1f} %, within ±25 % {acc.within_25_pct:.1f} %, "
+                f"{acc.covered}/{acc.rows} rows"
+            )
 
 
 def main() -> None:

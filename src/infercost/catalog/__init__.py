@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from infercost.errors import InfercostError
+from infercost.specs.engine import GENERIC_ENGINE, Engine
 from infercost.specs.hardware import Hardware
 from infercost.specs.hf_config import model_from_config, read_config_file
 from infercost.specs.model import Frozen, ModelSpec
@@ -165,3 +166,20 @@ def chip_prices(hardware_id: str | None = None) -> list[ChipPrice]:
 def default_price(hardware_id: str) -> ChipPrice | None:
     """The catalog's default $/chip-hour for a hardware id (None when no source has a price)."""
     return next((r for r in chip_prices(hardware_id) if r.default), None)
+
+
+# --- serving engines ----------------------------------------------------------------------------------
+
+
+@cache
+def _engine_table() -> dict[str, Engine]:
+    if not (DATA / "engines.yaml").is_file():
+        return {}
+    return {e["id"]: Engine.model_validate(e) for e in _read_yaml("engines.yaml")}
+
+
+def engine(ref: str | None) -> Engine:
+    """Defaults of a serving engine; an engine the catalog does not know gets generic limits."""
+    if not ref:
+        return GENERIC_ENGINE
+    return _engine_table().get(ref.strip().lower(), GENERIC_ENGINE.model_copy(update={"id": ref}))

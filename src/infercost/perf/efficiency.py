@@ -35,6 +35,30 @@ class EngineScale(Frozen):
     overhead: float = Field(1.0, ge=0)
 
 
+class Queueing(Frozen):
+    """Open-loop (server) serving: how far tails sit above means, how full arrivals keep the batch."""
+
+    tpot_p99_over_mean: float = Field(1.15, ge=1)
+    ttft_p99_over_mean: float = Field(3.0, ge=1)
+    load_factor: float = Field(0.9, gt=0, le=1)
+
+
+class Domain(Frozen):
+    """What the calibration data covered; predictions outside it are flagged."""
+
+    families: tuple[str, ...] = ()
+    engines: tuple[str, ...] = ()
+    max_context: int | None = None
+
+
+class Accuracy(Frozen):
+    rows: int
+    covered: int
+    mdape_pct: float | None
+    mape_pct: float | None
+    within_25_pct: float | None
+
+
 class EfficiencyProfile(Frozen):
     version: str
     source: str
@@ -42,6 +66,32 @@ class EfficiencyProfile(Frozen):
     default: Efficiency
     families: dict[str, dict[str, float]] = {}
     engines: dict[str, EngineScale] = {}
+    queueing: Queueing = Queueing()
+    domain: Domain = Domain()
+    # 80 % prediction intervals as (low, high) multipliers of a prediction, from cross-validated
+    # residuals; keyed "scenario/metric", "scenario" or "all" (most specific with enough rows wins)
+    intervals: dict[str, tuple[float, float]] = {}
+    in_sample: Accuracy | None = None
+    cross_validated: Accuracy | None = None
+
+    def interval(self, scenario: str, metric: str) -> tuple[float, float] | None:
+        for key in (f"{scenario}/{metric}", scenario, "all"):
+            if key in self.intervals:
+                return self.intervals[key]
+        return None
+
+    def outside_domain(self, family: str, engine: str, context: int | None) -> str:
+        """Why a prediction lies outside the calibrated domain ("" when inside)."""
+        reasons = []
+        if self.domain.families and family not in self.domain.families:
+            reasons.append(f"hardware family {family} has no calibration data")
+        if self.domain.engines and engine not in self.domain.engines:
+            reasons.append(f"engine {engine} has no calibration data")
+        if context is not None and self.domain.max_context and context > self.domain.max_context:
+            reasons.append(
+                f"context {context} beyond the {self.domain.max_context} tokens calibrated"
+            )
+        return "; ".join(reasons)
 
     def resolve(self, family: str, engine: str | None = None) -> Efficiency:
         values: dict[str, Any] = {**self.default.model_dump(), **self.families.get(family, {})}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group
 from rich.table import Table
@@ -154,3 +155,54 @@ def models_table(items: list[ModelSpec]) -> Table:
             f"{m.kv_bytes_per_token(2.0):,.0f}",
         )
     return table
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"
+
+
+def _summary_table(title: str, groups: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("", "rows", "covered", "MdAPE", "MAPE", "within ±25 %"):
+        table.add_column(col, justify="left" if not col else "right")
+    for name, s in groups.items():
+        table.add_row(
+            name,
+            str(s["rows"]),
+            str(s["covered"]),
+            _pct(s["mdape_pct"]),
+            _pct(s["mape_pct"]),
+            _pct(s["within_25_pct"]),
+        )
+    return table
+
+
+def validation_view(summary: dict[str, Any]) -> Group:
+    title = f"Validation (efficiency model {summary['efficiency_version']})"
+    parts: list[Table | Text] = [_summary_table(title, {"all rows": summary})]
+    for key, label in (
+        ("by_metric", "By metric"),
+        ("by_scenario", "By scenario"),
+        ("by_hardware", "By hardware"),
+        ("by_engine", "By engine"),
+    ):
+        parts.append(_summary_table(label, summary[key]))
+    worst = Table(title="Worst rows", title_justify="left")
+    for col in ("id", "model", "hardware", "scenario", "metric", "measured", "predicted", "error"):
+        worst.add_column(col)
+    for w in summary["worst"]:
+        worst.add_row(
+            w["id"],
+            w["model"],
+            w["hardware"],
+            w["scenario"],
+            w["metric"],
+            f"{w['measured']:,.4g}",
+            f"{w['predicted']:,.4g}",
+            f"{w['error_pct']:+.0f} %",
+        )
+    parts.append(worst)
+    if summary["not_covered"]:
+        lines = "\n".join(f"  {m['id']}: {m['reason']}" for m in summary["not_covered"])
+        parts.append(Text(f"Not covered:\n{lines}", style="dim"))
+    return Group(*parts)
