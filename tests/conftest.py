@@ -32,6 +32,7 @@ def ideal(res: Resources) -> Resources:
         memory_eff=one,
         comm_eff=one,
         compute_half_tokens=zero,
+        moe_compute_eff=one,
         collective_latency_s=zero,
         step_overhead_s=zero,
         layer_overhead_s=zero,

@@ -19,6 +19,7 @@ from infercost.specs.model import Frozen
 class Efficiency(Frozen):
     compute: float = Field(0.65, gt=0, le=1)
     compute_half_tokens: float = Field(4.0, ge=0)
+    moe_compute: float = Field(1.0, gt=0, le=1)  # grouped expert GEMMs relative to dense GEMMs
     memory: float = Field(0.8, gt=0, le=1)
     comm: float = Field(0.7, gt=0, le=1)
     collective_latency_us: float = Field(5.0, ge=0)

@@ -111,6 +111,7 @@ def critical_batch(
         compute_eff=np.ones_like(res.compute_eff),
         memory_eff=np.ones_like(res.memory_eff),
         compute_half_tokens=np.zeros_like(res.compute_half_tokens),
+        moe_compute_eff=np.ones_like(res.moe_compute_eff),
     )
     step = step_time(model, ideal, layout, decode_seqs=batch, decode_context=0)
     compute = step.flops_per_chip / ideal.linear_flops

@@ -32,6 +32,7 @@ class Resources:
     scale_out_bw: FloatArray  # bytes/s per direction; nan when unknown
     compute_eff: FloatArray
     compute_half_tokens: FloatArray
+    moe_compute_eff: FloatArray
     memory_eff: FloatArray
     comm_eff: FloatArray
     collective_latency_s: FloatArray
@@ -86,6 +87,7 @@ def resources_for(
         scale_out_bw=arr([_value(h.scale_out_bytes_per_s) for h in hws]),
         compute_eff=arr([e.compute for e in effs]),
         compute_half_tokens=arr([e.compute_half_tokens for e in effs]),
+        moe_compute_eff=arr([e.moe_compute for e in effs]),
         memory_eff=arr([e.memory for e in effs]),
         comm_eff=arr([e.comm for e in effs]),
         collective_latency_s=arr([e.collective_latency_us * 1e-6 for e in effs]),

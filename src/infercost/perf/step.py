@@ -167,7 +167,7 @@ def step_time(
                 n * 2.0 * tokens * ffn.top_k * ffn.expert_params / shards,
                 tokens * ffn.top_k / np.maximum(touched, 1.0) / dp,  # rows per expert GEMM
                 weight_bytes=n * touched * ffn.expert_params * wb / shards,
-                flops_peak=res.linear_flops,
+                flops_peak=res.linear_flops * res.moe_compute_eff,
             )
 
         # attention core: decode queries read their KV; the prefill chunk attends causally

@@ -11,7 +11,9 @@ data stays near it. Nothing is per row or per model.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -63,6 +65,7 @@ def parameters(prepared: Sequence[Prepared], base: EfficiencyProfile) -> list[Pa
         Param("default", "", "layer_overhead_us", 0.0, 100.0, d.layer_overhead_us, 20.0),
         Param("default", "", "compute_half_tokens", 0.0, 256.0, d.compute_half_tokens, 32.0),
         Param("default", "", "comm", 0.1, 1.0, d.comm, 0.2),
+        Param("default", "", "moe_compute", 0.1, 1.0, d.moe_compute, 0.3),
     ]
     q = base.queueing
     out += [
@@ -133,7 +136,6 @@ def fit(
     """Robust least-squares fit of the efficiency parameters to `prepared` rows."""
     params = parameters(prepared, base)
     rows = freeze_layouts(prepared, base)
-    x0 = np.array([min(max(p.prior, p.low), p.high) for p in params])
     current = base
 
     def start(p: Param) -> float:
@@ -177,20 +179,36 @@ def fit(
     return profile_from(result.x, params, base)
 
 
+def _fit_and_predict(
+    kept: Sequence[Prepared], held: Sequence[Prepared], base: EfficiencyProfile
+) -> list[tuple[str, float]]:
+    profile = fit(kept, base)
+    return [(p.row.id, float(e)) for p, e in zip(held, log_errors(held, profile), strict=True)]
+
+
 def leave_one_source_out(
     prepared: Sequence[Prepared],
     base: EfficiencyProfile,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
-    """Fit without each source document in turn and predict its rows: log errors by row id."""
+    """Fit without each source document in turn and predict its rows: log errors by row id.
+
+    Folds are independent, so they run in parallel processes (one per core).
+    """
     sources = sorted({source_family(p.row.source) for p in prepared})
     out: dict[str, float] = {}
-    for source in sources:
-        if progress:
-            progress(source)
-        held = [p for p in prepared if source_family(p.row.source) == source]
-        kept = [p for p in prepared if source_family(p.row.source) != source]
-        profile = fit(kept, base)
-        for p, err in zip(held, log_errors(held, profile), strict=True):
-            out[p.row.id] = float(err)
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        futures = {
+            pool.submit(
+                _fit_and_predict,
+                [p for p in prepared if source_family(p.row.source) != source],
+                [p for p in prepared if source_family(p.row.source) == source],
+                base,
+            ): source
+            for source in sources
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            out.update(future.result())
+            if progress:
+                progress(f"leave-one-source-out {done}/{len(sources)}: {futures[future][:60]}")
     return out

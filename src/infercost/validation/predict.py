@@ -81,6 +81,10 @@ def _candidate_layouts(row: Row, model: ModelSpec) -> tuple[Parallelism, ...]:
         ep = row.ep or 1
         stated = Parallelism(tp=tp, pp=pp, dp=dp, ep=min(ep, tp * dp))
         check_layout(model, stated)
+        if experts and ep > 1:
+            # engines express attention data parallelism as a flag on top of the stated TP
+            # (TensorRT-LLM, SGLang): attention split dp ways, experts still over all ranks
+            return (stated, stated.model_copy(update={"tp": 1, "dp": tp * dp}))
         return (stated,)
     out = []
     for tp in (t for t in range(1, chips + 1) if chips % t == 0):
