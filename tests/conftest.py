@@ -30,6 +30,7 @@ def ideal(res: Resources) -> Resources:
         res,
         compute_eff=one,
         memory_eff=one,
+        kv_memory_eff=one,
         comm_eff=one,
         compute_half_tokens=zero,
         moe_compute_eff=one,

@@ -50,6 +50,15 @@ class Provenance(BaseModel):
     compute_format: str
 
 
+class Interval(BaseModel):
+    """80 % prediction interval from cross-validated residuals (None before calibration)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: float
+    high: float
+
+
 class Estimate(BaseModel):
     """Everything `infercost estimate` reports. Times in ms, memory in bytes, prices in USD."""
 
@@ -88,6 +97,8 @@ class Estimate(BaseModel):
     usd_per_mtok_output: float | None
     usd_per_mtok_input: float | None
     usd_per_request: float | None
+    intervals: dict[str, Interval]  # per headline metric (tpot_ms, ttft_ms, output_tps)
+    outside_calibrated_domain: str  # why these numbers are extrapolated ("" when inside)
     breakdown: Breakdown  # one decode step
     prefill_breakdown: Breakdown  # the whole prompt (all chunks)
     prefill_chunks_ms: list[float]  # time of each prefill chunk, in order
@@ -201,6 +212,16 @@ def estimate(
 
     plan = fig.memory
     kv_bytes = precision.kv.bytes_per_element
+    scenario = "single-stream" if batch == 1 else "fixed-batch"
+    intervals = {}
+    for metric, value in (
+        ("tpot_ms", fig.tpot_s * 1e3),
+        ("ttft_ms", fig.ttft_s * 1e3),
+        ("output_tps", fig.output_tps),
+    ):
+        band = profile.interval(scenario, metric)
+        if band:
+            intervals[metric] = Interval(low=value * band[0], high=value * band[1])
     return Estimate(
         model=spec.id,
         hardware=hw.id,
@@ -235,6 +256,8 @@ def estimate(
         usd_per_mtok_output=usd_out,
         usd_per_mtok_input=usd_in,
         usd_per_request=usd_request,
+        intervals=intervals,
+        outside_calibrated_domain=profile.outside_domain(hw.family, engine, isl + osl),
         breakdown=Breakdown.of(fig.decode),
         prefill_breakdown=Breakdown.of(fig.prefill),
         prefill_chunks_ms=[float(t) * 1e3 for t in np.atleast_1d(fig.prefill.total)],

@@ -21,6 +21,7 @@ class Efficiency(Frozen):
     compute_half_tokens: float = Field(4.0, ge=0)
     moe_compute: float = Field(1.0, gt=0, le=1)  # grouped expert GEMMs relative to dense GEMMs
     memory: float = Field(0.8, gt=0, le=1)
+    kv_memory: float = Field(1.0, gt=0, le=1)  # decode-attention KV streaming relative to `memory`
     comm: float = Field(0.7, gt=0, le=1)
     collective_latency_us: float = Field(5.0, ge=0)
     step_overhead_ms: float = Field(0.5, ge=0)
@@ -81,12 +82,12 @@ class EfficiencyProfile(Frozen):
                 return self.intervals[key]
         return None
 
-    def outside_domain(self, family: str, engine: str, context: int | None) -> str:
-        """Why a prediction lies outside the calibrated domain ("" when inside)."""
+    def outside_domain(self, family: str, engine: str | None, context: int | None) -> str:
+        """Why a prediction lies outside the calibrated domain ("" when inside; no engine: any)."""
         reasons = []
         if self.domain.families and family not in self.domain.families:
             reasons.append(f"hardware family {family} has no calibration data")
-        if self.domain.engines and engine not in self.domain.engines:
+        if engine and self.domain.engines and engine not in self.domain.engines:
             reasons.append(f"engine {engine} has no calibration data")
         if context is not None and self.domain.max_context and context > self.domain.max_context:
             reasons.append(

@@ -110,6 +110,7 @@ def critical_batch(
         res,
         compute_eff=np.ones_like(res.compute_eff),
         memory_eff=np.ones_like(res.memory_eff),
+        kv_memory_eff=np.ones_like(res.kv_memory_eff),
         compute_half_tokens=np.zeros_like(res.compute_half_tokens),
         moe_compute_eff=np.ones_like(res.moe_compute_eff),
     )

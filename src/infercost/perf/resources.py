@@ -34,6 +34,7 @@ class Resources:
     compute_half_tokens: FloatArray
     moe_compute_eff: FloatArray
     memory_eff: FloatArray
+    kv_memory_eff: FloatArray
     comm_eff: FloatArray
     collective_latency_s: FloatArray
     step_overhead_s: FloatArray
@@ -89,6 +90,7 @@ def resources_for(
         compute_half_tokens=arr([e.compute_half_tokens for e in effs]),
         moe_compute_eff=arr([e.moe_compute for e in effs]),
         memory_eff=arr([e.memory for e in effs]),
+        kv_memory_eff=arr([e.kv_memory for e in effs]),
         comm_eff=arr([e.comm for e in effs]),
         collective_latency_s=arr([e.collective_latency_us * 1e-6 for e in effs]),
         step_overhead_s=arr([e.step_overhead_ms * 1e-3 for e in effs]),

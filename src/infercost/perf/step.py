@@ -81,15 +81,13 @@ class _Ledger:
         m = np.maximum(tokens_per_chip, 1e-9)
         rate = flops_peak * res.compute_eff * m / (m + res.compute_half_tokens)
         t_compute = flops / rate
-        mem_bytes = weight_bytes + kv_bytes
-        t_memory = mem_bytes / (res.memory_bw * res.memory_eff)
-        compute_bound = t_compute >= t_memory
-        with np.errstate(invalid="ignore", divide="ignore"):
-            kv_share = np.where(mem_bytes > 0, kv_bytes / mem_bytes, 0.0)
-        memory_time = np.where(compute_bound, 0.0, t_memory)
-        self.compute = self.compute + np.where(compute_bound, t_compute, 0.0)
-        self.kv = self.kv + memory_time * kv_share
-        self.weights = self.weights + memory_time * (1.0 - kv_share)
+        bandwidth = res.memory_bw * res.memory_eff
+        t_weights = weight_bytes / bandwidth
+        t_kv = kv_bytes / (bandwidth * res.kv_memory_eff)
+        memory_bound = t_weights + t_kv > t_compute
+        self.compute = self.compute + np.where(memory_bound, 0.0, t_compute)
+        self.kv = self.kv + np.where(memory_bound, t_kv, 0.0)
+        self.weights = self.weights + np.where(memory_bound, t_weights, 0.0)
         self.flops = self.flops + flops
         self.weight_bytes = self.weight_bytes + weight_bytes
         self.kv_bytes = self.kv_bytes + kv_bytes

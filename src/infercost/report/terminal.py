@@ -76,8 +76,8 @@ def estimate_view(e: Estimate) -> Group:
     speed = _kv_table(
         "Latency and throughput",
         [
-            ("TTFT (prefill, no queueing)", f"{e.ttft_ms:,.1f} ms"),
-            ("TPOT", f"{e.tpot_ms:,.2f} ms"),
+            ("TTFT (prefill, no queueing)", f"{e.ttft_ms:,.1f} ms{_band(e, 'ttft_ms', ',.1f')}"),
+            ("TPOT", f"{e.tpot_ms:,.2f} ms{_band(e, 'tpot_ms', ',.2f')}"),
             ("tokens/s per user", f"{e.tokens_per_s_per_user:,.1f}"),
             ("decode tokens/s (batch)", f"{e.decode_tps:,.0f}"),
             ("output tokens/s (steady state, incl. prefill)", f"{e.output_tps:,.0f}"),
@@ -87,6 +87,11 @@ def estimate_view(e: Estimate) -> Group:
         ],
     )
     p = e.provenance
+    warning = (
+        Text(f"outside the calibrated domain: {e.outside_calibrated_domain}", style="yellow")
+        if e.outside_calibrated_domain
+        else Text("")
+    )
     price_note = p.price_source or "none in catalog"
     cost = _kv_table(
         "Cost",
@@ -104,7 +109,13 @@ def estimate_view(e: Estimate) -> Group:
         f"efficiency model: {p.efficiency_version}",
         style="dim",
     )
-    return Group(head, steps, memory, speed, cost, sources)
+    return Group(head, steps, memory, speed, cost, warning, sources)
+
+
+def _band(e: Estimate, metric: str, fmt: str) -> str:
+    """ " (80 % interval lo–hi)" when the calibration provides one."""
+    band = e.intervals.get(metric)
+    return f" (80 %: {band.low:{fmt}}–{band.high:{fmt}})" if band else ""
 
 
 def _first(source: str | list[str]) -> str:

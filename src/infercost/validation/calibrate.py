@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.sparse import lil_matrix
 
-from infercost.perf.efficiency import EfficiencyProfile, EngineScale
+from infercost.perf.efficiency import Efficiency, EfficiencyProfile, EngineScale, Queueing
 from infercost.validation.predict import Prepared, Unpredictable, predict
 from infercost.validation.rows import source_family
 
@@ -48,11 +48,15 @@ class Param:
         return True
 
 
-def parameters(prepared: Sequence[Prepared], base: EfficiencyProfile) -> list[Param]:
+PRIOR = Efficiency()  # physical priors (docs/model.md); every fit is pulled toward these
+PRIOR_QUEUEING = Queueing()
+
+
+def parameters(prepared: Sequence[Prepared]) -> list[Param]:
     out: list[Param] = []
     families = sorted({p.hardware.family for p in prepared})
     engines = sorted({p.row.engine for p in prepared})
-    d = base.default
+    d, q = PRIOR, PRIOR_QUEUEING
     for fam in families:
         out.append(Param("family", fam, "compute", 0.05, 1.0, d.compute, 0.2))
         out.append(Param("family", fam, "memory", 0.1, 1.0, d.memory, 0.15))
@@ -66,9 +70,7 @@ def parameters(prepared: Sequence[Prepared], base: EfficiencyProfile) -> list[Pa
         Param("default", "", "compute_half_tokens", 0.0, 256.0, d.compute_half_tokens, 32.0),
         Param("default", "", "comm", 0.1, 1.0, d.comm, 0.2),
         Param("default", "", "moe_compute", 0.1, 1.0, d.moe_compute, 0.3),
-    ]
-    q = base.queueing
-    out += [
+        Param("default", "", "kv_memory", 0.2, 1.0, d.kv_memory, 0.3),
         Param("queueing", "", "tpot_p99_over_mean", 1.0, 3.0, q.tpot_p99_over_mean, 0.5),
         Param("queueing", "", "ttft_p99_over_mean", 1.0, 10.0, q.ttft_p99_over_mean, 2.0),
         Param("queueing", "", "load_factor", 0.3, 1.0, q.load_factor, 0.2),
@@ -133,8 +135,15 @@ def fit(
     base: EfficiencyProfile,
     progress: Callable[[], None] | None = None,
 ) -> EfficiencyProfile:
-    """Robust least-squares fit of the efficiency parameters to `prepared` rows."""
-    params = parameters(prepared, base)
+    """Robust least-squares fit of the efficiency parameters to `prepared` rows.
+
+    Families and engines absent from the rows keep no fitted values (they get the defaults), and
+    the optimizer starts from the physical priors, so a fit never inherits another fit's data.
+    """
+    base = base.model_copy(
+        update={"default": PRIOR, "queueing": PRIOR_QUEUEING, "families": {}, "engines": {}}
+    )
+    params = parameters(prepared)
     rows = freeze_layouts(prepared, base)
     current = base
 
@@ -173,7 +182,7 @@ def fit(
         f_scale=SOFT_L1_SCALE,
         jac_sparsity=sparsity,
         diff_step=1e-3,
-        max_nfev=60,
+        max_nfev=40,
         x_scale="jac",
     )
     return profile_from(result.x, params, base)
