@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from infercost.perf.efficiency import Accuracy, Domain, EfficiencyProfile, shipped_profile
-from infercost.validation.calibrate import fit, leave_one_source_out, log_errors
+from infercost.validation.fitting import fit, leave_one_source_out, log_errors
 from infercost.validation.predict import Prepared, Unpredictable, predict, prepare
 from infercost.validation.rows import Row, RowProblem, read_rows
 from infercost.validation.score import RowResult, report, summary
