@@ -13,7 +13,7 @@ from infercost.cli import app
 from infercost.errors import InfercostError
 from infercost.perf.efficiency import shipped_profile
 from infercost.validation import validate
-from infercost.validation.predict import Unpredictable, predict, prepare
+from infercost.validation.predict import Unpredictable, predict_with, prepare
 from infercost.validation.rows import COLUMNS, Row, RowProblem, parse_row, read_rows
 from infercost.validation.score import RowResult, summary
 
@@ -58,9 +58,7 @@ def row(**changes: str) -> Row:
 
 
 def value_of(r: Row) -> float:
-    profile = shipped_profile()
-    p = prepare(r)
-    return predict(p, profile.resolve(p.hardware.family, r.engine), profile.queueing).value
+    return predict_with(prepare(r), shipped_profile()).value
 
 
 def test_missing_columns_is_one_error(tmp_path):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ import numpy as np
 
 from infercost.perf.efficiency import Accuracy, Domain, EfficiencyProfile, shipped_profile
 from infercost.validation.fitting import fit, leave_one_source_out, log_errors
-from infercost.validation.predict import Prepared, Unpredictable, predict, prepare
+from infercost.validation.predict import Prepared, Unpredictable, predict_with, prepare
 from infercost.validation.rows import Row, RowProblem, read_rows
 from infercost.validation.score import RowResult, report, summary
 
@@ -32,7 +32,8 @@ class ValidationResult:
         return {**report(self.rows), "efficiency_version": self.profile_version}
 
 
-def _not_covered(row: Row | RowProblem, reason: str) -> RowResult:
+def _result(row: Row | RowProblem, reason: str = "", **prediction: Any) -> RowResult:
+    """One scored row; `prediction` holds predicted, interval_low/high and outside_domain."""
     if isinstance(row, RowProblem):
         raw = row.raw
         return RowResult(
@@ -48,16 +49,17 @@ def _not_covered(row: Row | RowProblem, reason: str) -> RowResult:
             reason=reason,
         )
     return RowResult(
-        row.id,
-        row.source,
-        row.model,
-        row.hardware,
-        row.engine,
-        row.scenario,
-        row.metric,
-        row.value,
-        None,
-        reason,
+        id=row.id,
+        source=row.source,
+        model=row.model,
+        hardware=row.hardware,
+        engine=row.engine,
+        scenario=row.scenario,
+        metric=row.metric,
+        measured=row.value,
+        predicted=prediction.pop("predicted", None),
+        reason=reason,
+        **prediction,
     )
 
 
@@ -71,32 +73,22 @@ def predict_rows(
         if progress:
             progress()
         if isinstance(row, RowProblem):
-            out.append(_not_covered(row, row.reason))
+            out.append(_result(row, row.reason))
             continue
         try:
             prepared = prepare(row)
-            pred = predict(
-                prepared, profile.resolve(prepared.hardware.family, row.engine), profile.queueing
-            )
+            value = predict_with(prepared, profile).value
         except Unpredictable as err:
-            out.append(_not_covered(row, str(err)))
+            out.append(_result(row, str(err)))
             continue
-        band = profile.interval(row.scenario, row.metric)
+        band = profile.interval(row.scenario, row.metric) or (None, None)
         context = (row.isl or 0) + (row.osl or 0)
         out.append(
-            RowResult(
-                row.id,
-                row.source,
-                row.model,
-                row.hardware,
-                row.engine,
-                row.scenario,
-                row.metric,
-                row.value,
-                pred.value,
-                "",
-                interval_low=pred.value * band[0] if band else None,
-                interval_high=pred.value * band[1] if band else None,
+            _result(
+                row,
+                predicted=value,
+                interval_low=value * band[0] if band[0] else None,
+                interval_high=value * band[1] if band[1] else None,
                 outside_domain=profile.outside_domain(
                     prepared.hardware.family, row.engine, context
                 ),

@@ -21,7 +21,7 @@ from scipy.optimize import least_squares
 from scipy.sparse import lil_matrix
 
 from infercost.perf.efficiency import Efficiency, EfficiencyProfile, EngineScale, Queueing
-from infercost.validation.predict import Prepared, Unpredictable, predict
+from infercost.validation.predict import Prepared, Unpredictable, predict_with
 from infercost.validation.rows import source_family
 
 FAILED_RESIDUAL = math.log(3.0)  # a row the current parameters cannot predict counts as 3× off
@@ -111,7 +111,7 @@ def log_errors(prepared: Sequence[Prepared], profile: EfficiencyProfile) -> np.n
     out = np.empty(len(prepared))
     for i, p in enumerate(prepared):
         try:
-            pred = predict(p, profile.resolve(p.hardware.family, p.row.engine), profile.queueing)
+            pred = predict_with(p, profile)
             out[i] = math.log(pred.value / p.row.value)
         except Unpredictable:
             out[i] = FAILED_RESIDUAL
@@ -123,7 +123,7 @@ def freeze_layouts(prepared: Sequence[Prepared], profile: EfficiencyProfile) -> 
     out = []
     for p in prepared:
         try:
-            pred = predict(p, profile.resolve(p.hardware.family, p.row.engine), profile.queueing)
+            pred = predict_with(p, profile)
             out.append(replace(p, layouts=(pred.layout,)))
         except Unpredictable:
             out.append(p)

@@ -12,7 +12,7 @@ import numpy as np
 
 from infercost import catalog
 from infercost.errors import InfercostError
-from infercost.perf.efficiency import Efficiency, Queueing
+from infercost.perf.efficiency import Efficiency, EfficiencyProfile, Queueing
 from infercost.perf.figures import check_layout
 from infercost.perf.memory import memory_plan
 from infercost.perf.resources import Layout, Resources, resources_for
@@ -205,6 +205,11 @@ def _run(
     values = _metric(row, run, row.chips)
     value = values[best] * (queueing.load_factor if row.metric.endswith("tps") else 1.0)
     return np.asarray(value), float(batches[best])
+
+
+def predict_with(p: Prepared, profile: EfficiencyProfile) -> Prediction:
+    """`predict` with the efficiency a profile gives this row's hardware family and engine."""
+    return predict(p, profile.resolve(p.hardware.family, p.row.engine), profile.queueing)
 
 
 def predict(p: Prepared, efficiency: Efficiency, queueing: Queueing) -> Prediction:
