@@ -89,7 +89,6 @@ def test_bad_values_become_row_reasons(changes, reason):  # type: ignore[no-unty
         ({"model": "gpt-17"}, "model"),
         ({"hardware": "h100-sxn"}, "hardware"),
         ({"osl": ""}, "lengths unknown"),
-        ({"scenario": "server", "metric": "output_tps"}, "targets"),
         ({"tp": "3", "chips": "3"}, "tp"),
     ],
 )

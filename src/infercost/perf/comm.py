@@ -11,11 +11,14 @@ from infercost.perf.resources import Resources
 def link_bandwidth(res: Resources, group_chips: FloatArray) -> FloatArray:
     """Effective per-chip bandwidth for a group: scale-up inside one domain, scale-out across domains.
 
-    A group that spills past one scale-up domain is bounded by its slowest (scale-out) hop.
+    A group that spills past one scale-up domain is bounded by its slowest (scale-out) hop; when the
+    catalog has no scale-out bandwidth, the scale-up link is used (e.g. PCIe-only cards in one host).
     """
     inside = group_chips <= res.scale_up_domain
     up = np.where(np.isnan(res.scale_up_bw), res.scale_out_bw, res.scale_up_bw)
-    bw: FloatArray = np.where(inside, up, res.scale_out_bw) * res.comm_eff
+    # with no sourced scale-out figure (PCIe cards in one host), the known link is the best bound
+    out = np.where(np.isnan(res.scale_out_bw), up, res.scale_out_bw)
+    bw: FloatArray = np.where(inside, up, out) * res.comm_eff
     return bw
 
 

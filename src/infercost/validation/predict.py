@@ -124,8 +124,6 @@ def prepare(row: Row) -> Prepared:
         raise Unpredictable("input/output lengths unknown")
     if row.scenario in ("fixed-batch", "closed-loop") and (row.concurrency or 0) == 0:
         raise Unpredictable("concurrency unknown")
-    if row.scenario == "server" and (row.slo_ttft_ms is None or row.slo_tpot_ms is None):
-        raise Unpredictable("server row without p99 TTFT/TPOT targets")
     return Prepared(row, model, hardware, precision, catalog.engine(row.engine), layouts)
 
 
@@ -152,7 +150,8 @@ def _capacity(p: Prepared, res: Resources, layout: Layout, context: float) -> fl
     )
     if float(plan.kv_free_bytes) <= 0:
         raise Unpredictable("does not fit")
-    return min(float(plan.max_concurrent_sequences), float(p.engine.batch_limit))
+    # each data-parallel group is its own scheduler with its own batch limit
+    return min(float(plan.max_concurrent_sequences), float(p.engine.batch_limit * layout.dp))
 
 
 def _metric(row: Row, run: BatchRun, chips: int) -> np.ndarray:
