@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from infercost._types import ArrayLike, FloatArray
 from infercost.perf.resources import Layout, Resources
@@ -28,11 +27,6 @@ class MemoryPlan:
     kv_bytes_per_sequence: FloatArray  # per chip, one sequence at `context`
     kv_capacity_tokens: FloatArray  # replica-wide tokens of cache
     max_concurrent_sequences: FloatArray  # replica-wide, at `context`
-
-    @property
-    def fits(self) -> npt.NDArray[np.bool_]:
-        ok: npt.NDArray[np.bool_] = self.kv_free_bytes > 0
-        return ok
 
 
 def weights_bytes_per_chip(model: ModelSpec, res: Resources, layout: Layout) -> FloatArray:

@@ -15,7 +15,7 @@ Every argument may be a numpy array; all broadcast together (batch × context ×
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,9 +50,6 @@ class StepTime:
             "comm": self.comm,
             "overhead": self.overhead,
         }
-
-    def scaled(self, factor: ArrayLike) -> StepTime:
-        return StepTime(*(getattr(self, f.name) * factor for f in fields(self)))
 
 
 class _Ledger:
