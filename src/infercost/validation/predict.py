@@ -171,27 +171,34 @@ def _metric(row: Row, run: BatchRun, chips: int) -> np.ndarray:
     return np.asarray(values[row.metric], dtype=float)
 
 
-def _run(
-    p: Prepared, res: Resources, layout: Layout, queueing: Queueing
-) -> tuple[np.ndarray, float]:
+@dataclass(frozen=True)
+class _Outcome:
+    value: float  # the row's metric
+    throughput: float  # output tokens/s of the run: what a submitter maximizes under load
+    batch: float
+
+
+def _outcome(row: Row, run: BatchRun, batch: float, at: int | None = None) -> _Outcome:
+    values, tps = _metric(row, run, row.chips), np.asarray(run.output_tps, dtype=float)
+    if at is not None:
+        values, tps = values[at], tps[at]
+    return _Outcome(float(values), float(tps), batch)
+
+
+def _run(p: Prepared, res: Resources, layout: Layout, queueing: Queueing) -> _Outcome:
     row = p.row
     isl, osl = float(row.isl or 0), float(row.osl or 0)
     budget = p.engine.token_budget
-    if row.scenario == "single-stream":
-        run = fixed_batch(p.model, res, layout, batch=1, isl=isl, osl=osl, budget=budget)
-        return _metric(row, run, row.chips), 1.0
-    if row.scenario == "fixed-batch":
-        batch = float(row.concurrency or 1)
+    if row.scenario in ("single-stream", "fixed-batch"):
+        batch = 1.0 if row.scenario == "single-stream" else float(row.concurrency or 1)
         run = fixed_batch(p.model, res, layout, batch=batch, isl=isl, osl=osl, budget=budget)
-        return _metric(row, run, row.chips), batch
+        return _outcome(row, run, batch)
     cap = _capacity(p, res, layout, isl + osl)
-    if row.scenario == "closed-loop":
-        batch = min(float(row.concurrency or 1), cap) if (row.concurrency or 0) > 0 else cap
+    if row.scenario in ("closed-loop", "offline"):
+        clients = float(row.concurrency or 0)
+        batch = min(clients, cap) if row.scenario == "closed-loop" and clients > 0 else cap
         run = continuous(p.model, res, layout, concurrency=batch, isl=isl, osl=osl, budget=budget)
-        return _metric(row, run, row.chips), batch
-    if row.scenario == "offline":
-        run = continuous(p.model, res, layout, concurrency=cap, isl=isl, osl=osl, budget=budget)
-        return _metric(row, run, row.chips), cap
+        return _outcome(row, run, batch)
     # server: the largest in-flight batch whose tails meet both targets, at the open-loop load factor
     batches = np.arange(1.0, max(cap, 1.0) + 1.0)
     run = continuous(p.model, res, layout, concurrency=batches, isl=isl, osl=osl, budget=budget)
@@ -201,9 +208,17 @@ def _run(
     if not ok.any():
         raise Unpredictable("no batch meets the latency targets")
     best = int(np.nonzero(ok)[0][-1])
-    values = _metric(row, run, row.chips)
-    value = values[best] * (queueing.load_factor if row.metric.endswith("tps") else 1.0)
-    return np.asarray(value), float(batches[best])
+    out = _outcome(row, run, float(batches[best]), at=best)
+    if row.metric.endswith("tps"):
+        out = _Outcome(out.value * queueing.load_factor, out.throughput, out.batch)
+    return out
+
+
+def _score(row: Row, outcome: _Outcome) -> float:
+    """How a submitter ranks layouts: latency alone for one request, throughput under load."""
+    if row.scenario == "single-stream":
+        return -outcome.value if row.metric in LOWER_IS_BETTER else outcome.value
+    return outcome.throughput
 
 
 def predict_with(p: Prepared, profile: EfficiencyProfile) -> Prediction:
@@ -212,25 +227,22 @@ def predict_with(p: Prepared, profile: EfficiencyProfile) -> Prediction:
 
 
 def predict(p: Prepared, efficiency: Efficiency, queueing: Queueing) -> Prediction:
-    """Best prediction over the candidate layouts (the submitter's best choice for the metric)."""
+    """The row's metric under the candidate layout a submitter would have picked (see `_score`)."""
     res = resources_for(p.hardware, p.precision, efficiency)
-    best: Prediction | None = None
+    best: tuple[float, Prediction] | None = None
     reasons = []
     for layout in p.layouts:
         try:
-            value, batch = _run(p, res, Layout.of(layout), queueing)
+            outcome = _run(p, res, Layout.of(layout), queueing)
         except Unpredictable as err:
             reasons.append(str(err))
             continue
-        v = float(value)
-        if not np.isfinite(v) or v <= 0:
-            reasons.append("communication bandwidth unknown" if np.isnan(v) else "no prediction")
+        if not np.isfinite(outcome.value) or outcome.value <= 0:
+            reasons.append("no finite prediction (a bandwidth the model needs is unknown)")
             continue
-        better = best is None or (
-            v < best.value if p.row.metric in LOWER_IS_BETTER else v > best.value
-        )
-        if better:
-            best = Prediction(v, layout, batch)
+        score = _score(p.row, outcome)
+        if best is None or score > best[0]:
+            best = (score, Prediction(outcome.value, layout, outcome.batch))
     if best is None:
         raise Unpredictable(reasons[0] if reasons else "no layout could be evaluated")
-    return best
+    return best[1]
