@@ -32,10 +32,11 @@ class Breakdown(BaseModel):
     total_ms: float
 
     @classmethod
-    def of(cls, step: StepTime) -> Breakdown:
+    def of(cls, step: StepTime, extra_overhead_s: float = 0.0) -> Breakdown:
         """Milliseconds by cause; array-valued steps (e.g. all prefill chunks) are summed."""
         parts = {f"{k}_ms": float(np.sum(v)) * 1e3 for k, v in step.breakdown_s().items()}
-        return cls(**parts, total_ms=float(np.sum(step.total)) * 1e3)
+        parts["overhead_ms"] += extra_overhead_s * 1e3
+        return cls(**parts, total_ms=(float(np.sum(step.total)) + extra_overhead_s) * 1e3)
 
 
 class Provenance(BaseModel):
@@ -259,7 +260,7 @@ def estimate(
         intervals=intervals,
         outside_calibrated_domain=profile.outside_domain(hw.family, engine, isl + osl),
         breakdown=Breakdown.of(fig.decode),
-        prefill_breakdown=Breakdown.of(fig.prefill),
+        prefill_breakdown=Breakdown.of(fig.prefill, float(res.request_overhead_s)),
         prefill_chunks_ms=[float(t) * 1e3 for t in np.atleast_1d(fig.prefill.total)],
         provenance=Provenance(
             model_source=spec.source,

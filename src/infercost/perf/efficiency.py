@@ -25,6 +25,7 @@ class Efficiency(Frozen):
     comm: float = Field(0.7, gt=0, le=1)
     collective_latency_us: float = Field(5.0, ge=0)
     step_overhead_ms: float = Field(0.5, ge=0)
+    request_overhead_ms: float = Field(0.0, ge=0)  # once per request before its first token
     layer_overhead_us: float = Field(8.0, ge=0)
     runtime_reserve_gb: float = Field(1.0, ge=0)  # framework, CUDA context, communication buffers
 

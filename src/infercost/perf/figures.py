@@ -151,7 +151,7 @@ def figures(
     check_fits(plan, model, batch=batch, context=context, hw_id=hw_id)
 
     prefill = prefill_chunks(model, res, layout, isl, chunk)
-    ttft = float(prefill.total.sum())
+    ttft = float(prefill.total.sum() + res.request_overhead_s)
     micro = decode_micro_batch(batch, layout.pp)
     decode = step_time(model, res, layout, decode_seqs=micro, decode_context=isl + osl / 2.0)
     tpot = float(decode.total)

@@ -38,6 +38,7 @@ class Resources:
     comm_eff: FloatArray
     collective_latency_s: FloatArray
     step_overhead_s: FloatArray
+    request_overhead_s: FloatArray
     layer_overhead_s: FloatArray
     runtime_reserve_bytes: FloatArray
     weight_bytes: float  # bytes per weight element (linear layers)
@@ -94,6 +95,7 @@ def resources_for(
         comm_eff=arr([e.comm for e in effs]),
         collective_latency_s=arr([e.collective_latency_us * 1e-6 for e in effs]),
         step_overhead_s=arr([e.step_overhead_ms * 1e-3 for e in effs]),
+        request_overhead_s=arr([e.request_overhead_ms * 1e-3 for e in effs]),
         layer_overhead_s=arr([e.layer_overhead_us * 1e-6 for e in effs]),
         runtime_reserve_bytes=arr([e.runtime_reserve_gb * 1e9 for e in effs]),
         weight_bytes=precision.weights.bytes_per_element,

@@ -87,7 +87,7 @@ def fixed_batch(
     steps = np.maximum(out_len - 1.0, 0.0)
     decode_s = steps * decode.total
     # the first output token comes from the prefill; without a prompt every token is a decode step
-    ttft = np.where(prompt > 0, prefill, decode.total)
+    ttft = np.where(prompt > 0, prefill, decode.total) + res.request_overhead_s
     e2e = ttft + decode_s
     with np.errstate(divide="ignore", invalid="ignore"):
         return BatchRun(
@@ -130,7 +130,7 @@ def continuous(
     step = mixed.total
     # a new prompt waits for its share of the per-step token budget left after the decode tokens
     room = np.maximum(np.asarray(budget, dtype=float) - micro, 1.0)
-    ttft = step * np.maximum(np.ceil(prompt / room), 1.0)
+    ttft = step * np.maximum(np.ceil(prompt / room), 1.0) + res.request_overhead_s
     with np.errstate(divide="ignore", invalid="ignore"):
         return BatchRun(
             ttft_s=ttft,

@@ -67,6 +67,7 @@ def parameters(prepared: Sequence[Prepared]) -> list[Param]:
     out += [
         Param("default", "", "step_overhead_ms", 0.0, 20.0, d.step_overhead_ms, 2.0),
         Param("default", "", "layer_overhead_us", 0.0, 100.0, d.layer_overhead_us, 20.0),
+        Param("default", "", "request_overhead_ms", 0.0, 50.0, d.request_overhead_ms, 5.0),
         Param("default", "", "compute_half_tokens", 0.0, 256.0, d.compute_half_tokens, 32.0),
         Param("default", "", "comm", 0.1, 1.0, d.comm, 0.2),
         Param("default", "", "moe_compute", 0.1, 1.0, d.moe_compute, 0.3),
