@@ -91,6 +91,8 @@ def test_model_path_is_accepted(tmp_path):  # type: ignore[no-untyped-def]
         (["estimate", "llama-3.1-405b", "-H", "h100-sxm"], "model"),
         (["estimate", "llama-3.1-8b", "-H", "h100-sxm", "--chips", "4", "--tp", "2"], "chips"),
         (["estimate", "llama-3.1-8b", "-H", "h100-sxm", "--ep", "2"], "ep"),
+        (["estimate", "llama-3.1-8b", "-H", "h100-sxm", "--engine", "foo"], "engine"),
+        (["estimate", "llama-3.1-8b", "-H", "a10g"], "hardware"),
         (["hardware", "show", "tpu-v99"], "hardware"),
         (["models", "show", "gpt-9"], "model"),
     ],

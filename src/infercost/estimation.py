@@ -15,6 +15,7 @@ from infercost.perf.efficiency import shipped_profile
 from infercost.perf.figures import check_layout, figures
 from infercost.perf.resources import resources_for
 from infercost.perf.step import StepTime
+from infercost.specs.engine import ENGINE_NAMES
 from infercost.specs.hardware import Hardware
 from infercost.specs.model import ModelSpec
 from infercost.specs.parallelism import Parallelism
@@ -177,6 +178,8 @@ def estimate(
     `price_per_hour` is per chip; without it the catalog default price for the hardware is used
     (its source and date are in `provenance`), and costs are None when the catalog has none.
     """
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise InfercostError("engine", engine, f"allowed: {' '.join(ENGINE_NAMES)}")
     spec = catalog.model(model) if isinstance(model, str) else model
     hw = catalog.hardware(hardware) if isinstance(hardware, str) else hardware
     layout = resolve_parallelism(spec, chips, tp, pp, dp, ep)

@@ -6,6 +6,20 @@ from pydantic import Field
 
 from infercost.specs.model import Frozen
 
+# Engine names of the validation schema (validation/README.md); limits come from the catalog.
+ENGINE_NAMES = (
+    "trtllm",
+    "vllm",
+    "sglang",
+    "llama.cpp",
+    "jetstream",
+    "mlc",
+    "exllama",
+    "nim",
+    "in-house",
+    "other",
+)
+
 # Used when the catalog has no sourced default for an engine (stated in docs/model.md).
 FALLBACK_MAX_NUM_SEQS = 256
 FALLBACK_TOKEN_BUDGET = 8192
