@@ -19,7 +19,7 @@ from infercost.errors import InfercostError
 from infercost.estimation import estimate
 from infercost.perf.efficiency import shipped_profile
 from infercost.report import terminal
-from infercost.report.files import write_calibration, write_rows_csv
+from infercost.report.files import write_calibration, write_held_out_csv, write_rows_csv
 from infercost.validation import calibrate, predict_rows
 from infercost.validation.rows import read_rows
 from infercost.validation.score import report
@@ -225,16 +225,22 @@ def calibrate_cmd(
     cross_validate: Annotated[
         bool, typer.Option(help="Also run leave-one-source-out (slow: one fit per source).")
     ] = True,
+    held_out: Annotated[
+        Path | None, typer.Option(help="Write each row's held-out error to this CSV.")
+    ] = None,
 ) -> None:
     """Fit the efficiency model (robust least squares) and cross-validate it leave-one-source-out."""
     with user_errors(), console.status("calibrating") as status:
-        profile = calibrate(
+        result = calibrate(
             file,
             version=version,
             cross_validate=cross_validate,
             progress=lambda what: status.update(f"calibrating: {what}"),
         )
+    profile = result.profile
     write_calibration(profile, out)
+    if held_out:
+        write_held_out_csv(result.held_out, held_out)
     console.print(f"calibration {version} written to {out}")
     for label, acc in (
         ("in-sample", profile.in_sample),

@@ -220,3 +220,26 @@ def test_cli_validate_missing_file_is_one_line():  # type: ignore[no-untyped-def
 
 def test_columns_constant_matches_the_readme_schema():  # type: ignore[no-untyped-def]
     assert set(COLUMNS) <= set(BASE)
+
+
+def test_cli_calibrate_writes_a_loadable_profile_and_held_out_rows(tmp_path):  # type: ignore[no-untyped-def]
+    import yaml
+
+    from infercost.perf.efficiency import EfficiencyProfile
+
+    rows = [
+        {**BASE, "id": "C1", "source": "doc-a", "metric": "tpot_ms", "value": "8.0"},
+        {**BASE, "id": "C2", "source": "doc-a", "metric": "ttft_ms", "value": "30", "isl": "2048"},
+        {**BASE, "id": "C3", "source": "doc-b", "metric": "tpot_ms", "value": "9.0", "osl": "1024"},
+        {**BASE, "id": "C4", "source": "doc-b", "metric": "ttft_ms", "value": "60", "isl": "4096"},
+    ]
+    path = write(tmp_path, rows)
+    out, held = tmp_path / "eff.yaml", tmp_path / "held.csv"
+    args = ["calibrate", str(path), "--version", "t1", "--out", str(out), "--held-out", str(held)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    profile = EfficiencyProfile.model_validate(yaml.safe_load(out.read_text()))
+    assert profile.version == "t1"
+    assert profile.cross_validated is not None and profile.cross_validated.covered == 4
+    with held.open() as handle:
+        assert {r["id"] for r in csv.DictReader(handle)} == {"C1", "C2", "C3", "C4"}

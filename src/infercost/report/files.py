@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import yaml
@@ -48,6 +49,15 @@ def write_rows_csv(rows: list[RowResult], path: Path) -> None:
                     r.outside_domain,
                 ]
             )
+
+
+def write_held_out_csv(log_errors: dict[str, float], path: Path) -> None:
+    """Leave-one-source-out result per row: the error of a fit that never saw the row's source."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "held_out_error_pct"])
+        for row_id, err in sorted(log_errors.items()):
+            writer.writerow([row_id, math.expm1(err) * 100.0])
 
 
 def write_calibration(profile: EfficiencyProfile, path: Path) -> None:

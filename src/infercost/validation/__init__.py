@@ -153,6 +153,12 @@ def _intervals(
     return out
 
 
+@dataclass(frozen=True)
+class Calibration:
+    profile: EfficiencyProfile
+    held_out: dict[str, float]  # row id → held-out log(predicted / measured), when cross-validated
+
+
 def calibrate(
     path: str | Path,
     *,
@@ -160,7 +166,7 @@ def calibrate(
     base: EfficiencyProfile | None = None,
     cross_validate: bool = True,
     progress: Callable[[str], None] | None = None,
-) -> EfficiencyProfile:
+) -> Calibration:
     """Fit the efficiency model on a validation file; with `cross_validate`, also run
     leave-one-source-out and store its accuracy and the prediction intervals it implies."""
     start = base or shipped_profile()
@@ -174,7 +180,7 @@ def calibrate(
     if cross_validate:
         cv_errors = leave_one_source_out(prepared, start, progress)
     contexts = [(p.row.isl or 0) + (p.row.osl or 0) for p in prepared]
-    return fitted.model_copy(
+    profile = fitted.model_copy(
         update={
             "version": version,
             "source": f"fitted by `infercost calibrate` on {Path(path).name} ({len(prepared)} rows)",
@@ -190,6 +196,7 @@ def calibrate(
             "intervals": _intervals(prepared, cv_errors) if cv_errors else {},
         }
     )
+    return Calibration(profile, cv_errors)
 
 
-__all__ = ["ValidationResult", "calibrate", "summary", "validate"]
+__all__ = ["Calibration", "ValidationResult", "calibrate", "summary", "validate"]
