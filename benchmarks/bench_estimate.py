@@ -11,7 +11,6 @@ import time
 import numpy as np
 
 from infercost import catalog
-from infercost.estimation import precision_for
 from infercost.perf.efficiency import shipped_profile
 from infercost.perf.resources import Layout, resources_for
 from infercost.perf.step import step_time
@@ -32,7 +31,7 @@ def usable_hardware(precision):  # type: ignore[no-untyped-def]
 
 def bench(model_id: str, repeats: int = 3) -> None:
     model = catalog.model(model_id)
-    precision = precision_for(model, "bf16", None)
+    precision = catalog.precision("bf16")
     hws = usable_hardware(precision)
     profile = shipped_profile()
     res = resources_for(hws, precision, [profile.resolve(h.family) for h in hws])

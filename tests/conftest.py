@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import numpy as np
 import pytest
 
 from infercost import catalog
-from infercost.estimation import precision_for
 from infercost.perf.efficiency import Efficiency
-from infercost.perf.resources import Resources, resources_for
+from infercost.perf.resources import Resources, at_peak, resources_for
 
 
 def make_resources(
@@ -18,26 +14,15 @@ def make_resources(
 ) -> Resources:
     spec = catalog.model(model_id)
     return resources_for(
-        catalog.hardware(hardware_id), precision_for(spec, weights, kv), Efficiency()
+        catalog.hardware(hardware_id),
+        catalog.precision(weights or spec.native_weights, kv),
+        Efficiency(),
     )
 
 
 def ideal(res: Resources) -> Resources:
     """Peak rates, no fixed costs: the pure roofline."""
-    one = np.ones_like(res.compute_eff)
-    zero = np.zeros_like(res.compute_eff)
-    return replace(
-        res,
-        compute_eff=one,
-        memory_eff=one,
-        kv_memory_eff=one,
-        comm_eff=one,
-        compute_half_tokens=zero,
-        moe_compute_eff=one,
-        collective_latency_s=zero,
-        step_overhead_s=zero,
-        layer_overhead_s=zero,
-    )
+    return at_peak(res)
 
 
 @pytest.fixture(scope="session")

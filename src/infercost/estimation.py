@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from infercost import catalog
-from infercost.econ.cost import SECONDS_PER_HOUR, usd_per_mtok
+from infercost.econ.cost import usd_per_mtok
 from infercost.errors import InfercostError
 from infercost.perf.efficiency import shipped_profile
 from infercost.perf.figures import check_layout, figures
@@ -19,7 +19,6 @@ from infercost.specs.engine import ENGINE_NAMES
 from infercost.specs.hardware import Hardware
 from infercost.specs.model import ModelSpec
 from infercost.specs.parallelism import Parallelism
-from infercost.specs.precision import Precision
 
 
 class Breakdown(BaseModel):
@@ -143,17 +142,6 @@ def resolve_parallelism(
     return layout
 
 
-def precision_for(
-    model: ModelSpec, weights: str | None, kv: str | None, activations: str | None = None
-) -> Precision:
-    act = catalog.number_format(activations or "bf16", "activations")
-    return Precision(
-        weights=catalog.number_format(weights or model.native_weights, "weights"),
-        activations=act,
-        kv=catalog.number_format(kv, "kv") if kv else act,
-    )
-
-
 def estimate(
     model: str | ModelSpec,
     hardware: str | Hardware,
@@ -183,7 +171,7 @@ def estimate(
     spec = catalog.model(model) if isinstance(model, str) else model
     hw = catalog.hardware(hardware) if isinstance(hardware, str) else hardware
     layout = resolve_parallelism(spec, chips, tp, pp, dp, ep)
-    precision = precision_for(spec, weights, kv)
+    precision = catalog.precision(weights or spec.native_weights, kv)
     profile = shipped_profile()
     res = resources_for(hw, precision, profile.resolve(hw.family, engine))
     fig = figures(
@@ -279,4 +267,4 @@ def estimate(
     )
 
 
-__all__ = ["SECONDS_PER_HOUR", "Estimate", "estimate"]
+__all__ = ["Estimate", "estimate"]

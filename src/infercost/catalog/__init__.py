@@ -20,7 +20,7 @@ from infercost.specs.engine import GENERIC_ENGINE, Engine
 from infercost.specs.hardware import Hardware
 from infercost.specs.hf_config import model_from_config, read_config_file
 from infercost.specs.model import Frozen, ModelSpec
-from infercost.specs.precision import NumberFormat
+from infercost.specs.precision import NumberFormat, Precision
 
 DATA = resources.files("infercost.catalog") / "data"
 
@@ -120,6 +120,16 @@ def number_format(ref: str, field: str = "format") -> NumberFormat:
     if key not in table:
         raise InfercostError(field, ref, f"allowed: {' '.join(table)}")
     return table[key]
+
+
+def precision(weights: str, kv: str | None = None, activations: str = "bf16") -> Precision:
+    """Formats by id; the KV cache defaults to the activation format."""
+    act = number_format(activations, "activations")
+    return Precision(
+        weights=number_format(weights, "weights"),
+        activations=act,
+        kv=number_format(kv, "kv") if kv else act,
+    )
 
 
 # --- models -------------------------------------------------------------------------------------------

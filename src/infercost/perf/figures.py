@@ -7,13 +7,13 @@ throughput charges every request's prefill to the same chips (continuous batchin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from infercost.errors import DoesNotFitError, InfercostError
 from infercost.perf.memory import MemoryPlan, memory_plan
-from infercost.perf.resources import Layout, Resources
+from infercost.perf.resources import Layout, Resources, at_peak
 from infercost.perf.step import StepTime, decode_micro_batch, step_time
 from infercost.specs.model import ModelSpec
 from infercost.specs.parallelism import Parallelism
@@ -106,14 +106,7 @@ def critical_batch(
     """Smallest decode batch whose weight matmuls are compute-bound at peak rates (MoE-aware:
     more sequences touch more experts, so the weight bytes grow with the batch)."""
     batch = np.arange(1, limit + 1, dtype=float)
-    ideal = replace(
-        res,
-        compute_eff=np.ones_like(res.compute_eff),
-        memory_eff=np.ones_like(res.memory_eff),
-        kv_memory_eff=np.ones_like(res.kv_memory_eff),
-        compute_half_tokens=np.zeros_like(res.compute_half_tokens),
-        moe_compute_eff=np.ones_like(res.moe_compute_eff),
-    )
+    ideal = at_peak(res)
     step = step_time(model, ideal, layout, decode_seqs=batch, decode_context=0)
     compute = step.flops_per_chip / ideal.linear_flops
     memory = step.weight_bytes_per_chip / ideal.memory_bw

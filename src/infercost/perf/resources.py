@@ -7,7 +7,7 @@ one or many layouts. Both broadcast against each other and against batch and con
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,24 @@ class Resources:
     embedding_bytes: float
     activation_bytes: float
     kv_bytes: float
+
+
+def at_peak(res: Resources) -> Resources:
+    """The pure roofline: peak rates, no fixed costs or latencies (for floors and critical batch)."""
+    one, zero = np.ones_like(res.compute_eff), np.zeros_like(res.compute_eff)
+    return replace(
+        res,
+        compute_eff=one,
+        memory_eff=one,
+        kv_memory_eff=one,
+        moe_compute_eff=one,
+        comm_eff=one,
+        compute_half_tokens=zero,
+        collective_latency_s=zero,
+        step_overhead_s=zero,
+        request_overhead_s=zero,
+        layer_overhead_s=zero,
+    )
 
 
 def _value(v: float | None) -> float:

@@ -55,18 +55,13 @@ class Unpredictable(Exception):
 
 def _precision(row: Row) -> Precision:
     weights = row.weights or "bf16"  # README: unstated weights are the engine's usual 16-bit
-    act = catalog.number_format("bf16", "activations")
     if row.kv:
         kv_id = "bf16" if row.kv in ("fp16", "bf16") else row.kv
     elif row.engine == "trtllm" and weights in QUANTIZED_FOR_KV:
         kv_id = "fp8"
     else:
         kv_id = "bf16"
-    return Precision(
-        weights=catalog.number_format(weights, "weights"),
-        activations=act,
-        kv=catalog.number_format(kv_id, "kv"),
-    )
+    return catalog.precision(weights, kv_id)
 
 
 def _candidate_layouts(row: Row, model: ModelSpec) -> tuple[Parallelism, ...]:
