@@ -1,0 +1,1 @@
+"""Request-level serving simulator: workloads, schedulers, paged KV cache, cluster, metrics."""
