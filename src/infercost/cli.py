@@ -253,6 +253,12 @@ def calibrate_cmd(
             )
 
 
+# Command groups live in their own modules; they import the helpers above, so they come last.
+from infercost.commands import simulate as _simulate  # noqa: E402
+
+_simulate.register(app)
+
+
 def main() -> None:
     app()
 

@@ -5,9 +5,10 @@ Fixed batch: `B` prompts are prefilled together (in chunks of the token budget),
 context, so the mean context gives the exact total).
 
 Continuous batching (vLLM, TensorRT-LLM in-flight batching, SGLang): `B` sequences are in flight; each
-step decodes one token for each of them and, with chunked prefill, carries the prompts that replace the
-`B / osl` sequences finishing per step — `B · isl / osl` prefill tokens of `B / osl` prompts. So one mixed
-step of that shape is the steady-state cycle, and output throughput is `B / step`.
+step decodes one token for each of them and carries the prompts that replace the `B / osl` sequences
+finishing per step. Prompts come whole (up to the token budget), so when fewer than one arrives per step
+a share `B·isl/osl ÷ isl` of steps carries one prompt and the others only decode; the steady-state step is
+that mixture, and output throughput is `B / step`.
 
 All functions broadcast over array arguments (batch, lengths, layouts, hardware).
 """
@@ -116,20 +117,28 @@ def continuous(
     prompt = np.asarray(isl, dtype=float)
     out_len = np.maximum(np.asarray(osl, dtype=float), 1.0)
     micro = decode_micro_batch(b, layout.pp)
+    room = np.maximum(np.asarray(budget, dtype=float) - micro, 1.0)
+    context = prompt + out_len / 2.0
+    # Prompts are admitted whole (up to the token budget): with fewer than one arrival per step, a
+    # share of steps carries one prompt and the rest only decode. Averaging the prompt over every
+    # step instead would hide its cost inside memory-bound decode steps.
     arrivals = micro / out_len  # prompts admitted per step, on average
-    mixed = step_time(
+    carried = np.minimum(np.maximum(arrivals, 1.0) * prompt, room)  # prefill tokens of a carrying step
+    share = np.where(carried > 0, np.minimum(arrivals * prompt / np.maximum(carried, 1e-12), 1.0), 0.0)
+    carrying = step_time(
         model,
         res,
         layout,
         decode_seqs=micro,
-        decode_context=prompt + out_len / 2.0,
-        prefill_tokens=arrivals * prompt,
-        prefill_seqs=arrivals,
+        decode_context=context,
+        prefill_tokens=carried,
+        prefill_seqs=np.maximum(carried / np.maximum(prompt, 1.0), 1e-12),
         prefill_context=0.0,
     )
+    decoding = step_time(model, res, layout, decode_seqs=micro, decode_context=context)
+    mixed = blend(carrying, decoding, share)
     step = mixed.total
     # a new prompt waits for its share of the per-step token budget left after the decode tokens
-    room = np.maximum(np.asarray(budget, dtype=float) - micro, 1.0)
     ttft = step * np.maximum(np.ceil(prompt / room), 1.0) + res.request_overhead_s
     with np.errstate(divide="ignore", invalid="ignore"):
         return BatchRun(
@@ -141,3 +150,11 @@ def continuous(
             prompt_tps=b * prompt / out_len / step,
             decode_step=mixed,
         )
+
+
+def blend(a: StepTime, b: StepTime, share: ArrayLike) -> StepTime:
+    """The average step when a `share` of steps are `a` and the rest `b`."""
+    w = np.asarray(share, dtype=float)
+    return StepTime(
+        *(w * getattr(a, f) + (1.0 - w) * getattr(b, f) for f in StepTime.__dataclass_fields__)
+    )

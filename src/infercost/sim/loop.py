@@ -33,17 +33,21 @@ class StepLog:
     seconds: array[float] = field(default_factory=lambda: array("d"))
     decodes: array[int] = field(default_factory=lambda: array("i"))
     prefill_tokens: array[int] = field(default_factory=lambda: array("i"))
+    tokens_out: array[int] = field(default_factory=lambda: array("i"))  # output tokens emitted
+    decode_gap_s: array[float] = field(default_factory=lambda: array("d"))  # ITL of its decodes
     flops_per_chip: array[float] = field(default_factory=lambda: array("d"))
     bytes_per_chip: array[float] = field(default_factory=lambda: array("d"))
     kv_occupancy: array[float] = field(default_factory=lambda: array("d"))
     waiting: array[int] = field(default_factory=lambda: array("i"))
 
-    def add(self, replica: Replica, plan: StepPlan, end_s: float) -> None:
+    def add(self, replica: Replica, plan: StepPlan, end_s: float, emitted: int) -> None:
         self.replica.append(replica.index)
         self.end_s.append(end_s)
         self.seconds.append(plan.seconds)
         self.decodes.append(plan.decodes)
         self.prefill_tokens.append(sum(n for _, n in plan.prefills))
+        self.tokens_out.append(emitted)
+        self.decode_gap_s.append(plan.decode_gap_s)
         self.flops_per_chip.append(plan.flops_per_chip)
         self.bytes_per_chip.append(plan.bytes_per_chip)
         self.kv_occupancy.append(replica.kv.occupancy)
@@ -190,8 +194,8 @@ def run(
             plan = replica.plan
             assert plan is not None
             replica.busy = False
-            steps.add(replica, plan, now)
-            done, handoff = replica.finish_step(plan, now)
+            done, handoff, emitted = replica.finish_step(plan, now)
+            steps.add(replica, plan, now, emitted)
             for r in done:
                 finished(r, now)
             for r in handoff:

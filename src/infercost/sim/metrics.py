@@ -3,8 +3,9 @@
 - TTFT: arrival → first output token (queueing included).
 - TPOT: (E2E − TTFT) / (output tokens − 1), per request with at least two output tokens.
 - ITL: the gap between consecutive tokens of a request. Every decode step emits one token for each
-  sequence it decodes, so the ITL distribution is the step durations weighted by the sequences they
-  decode, plus the longer gaps of requests resumed after preemption.
+  sequence it decodes, so the ITL distribution is the time since the previous decode step (prefill-
+  only steps in between included) weighted by the sequences decoded, plus the longer gaps of
+  requests resumed after preemption.
 - E2E: arrival → last token. Queue time: arrival → first scheduled.
 - Throughput counts output tokens of completed requests over the run (first arrival → last finish).
 - Goodput: completed requests per second that met every latency target of their class.
@@ -101,6 +102,18 @@ def met_slo(cols: dict[str, np.ndarray[Any, Any]], slos: dict[str, SLO]) -> np.n
     return ok
 
 
+def _steady_tps(result: RunResult, finishes: FloatArray) -> float:
+    """Output tokens/s between the 10th and 90th percentile completion: the run without its
+    ramp-up and drain."""
+    if finishes.size < 10:
+        return float("nan")
+    t1, t2 = np.percentile(finishes, [10, 90])
+    end = np.frombuffer(result.steps.end_s, dtype=float)
+    emitted = np.frombuffer(result.steps.tokens_out, dtype=np.int32)
+    inside = (end > t1) & (end <= t2)
+    return float(emitted[inside].sum() / (t2 - t1)) if t2 > t1 else float("nan")
+
+
 def summarize(
     result: RunResult,
     costing: list[ReplicaCosting],
@@ -120,7 +133,8 @@ def summarize(
     decodes = np.frombuffer(steps.decodes, dtype=np.int32).astype(float) if len(steps.decodes) else np.zeros(0)
     replica_of = np.frombuffer(steps.replica, dtype=np.int32) if len(steps.replica) else np.zeros(0, dtype=np.int32)
     gaps = np.array([g for r in result.requests for g in r.itl_gaps_s])
-    itl_values = np.concatenate([step_s[decodes > 0], gaps])
+    decode_gaps = np.frombuffer(steps.decode_gap_s, dtype=float) if len(steps.decode_gap_s) else np.zeros(0)
+    itl_values = np.concatenate([decode_gaps[decodes > 0], gaps])
     itl_weights = np.concatenate([decodes[decodes > 0], np.ones(gaps.size)])
 
     n_rep = len(result.replicas)
@@ -155,6 +169,7 @@ def summarize(
             for q in PERCENTILES
         },
         "output_tps": out_tokens / duration,
+        "steady_output_tps": _steady_tps(result, cols["finish_s"][done]),
         "input_tps": in_tokens / duration,
         "requests_per_s": float(done.sum()) / duration,
         "goodput_rps": float(good.sum()) / duration,
@@ -176,7 +191,7 @@ def summarize(
 
 
 def timeline(result: RunResult, bins: int = 200) -> dict[str, FloatArray]:
-    """Per time bin: output tokens/s, mean queue length and mean KV occupancy (all replicas)."""
+    """Per time bin: output tokens/s (emitted by steps ending in the bin), mean queue length and mean KV occupancy (all replicas)."""
     steps = result.steps
     if not len(steps.end_s):
         empty = np.zeros(0)
@@ -185,7 +200,7 @@ def timeline(result: RunResult, bins: int = 200) -> dict[str, FloatArray]:
     edges = np.linspace(0.0, float(end.max()) + 1e-9, bins + 1)
     width = edges[1] - edges[0]
     which = np.clip(np.searchsorted(edges, end, side="right") - 1, 0, bins - 1)
-    tokens = np.bincount(which, weights=np.frombuffer(steps.decodes, dtype=np.int32).astype(float), minlength=bins)
+    tokens = np.bincount(which, weights=np.frombuffer(steps.tokens_out, dtype=np.int32).astype(float), minlength=bins)
     count = np.maximum(np.bincount(which, minlength=bins), 1)
     waiting = np.bincount(which, weights=np.frombuffer(steps.waiting, dtype=np.int32).astype(float), minlength=bins)
     occupancy = np.bincount(which, weights=np.frombuffer(steps.kv_occupancy, dtype=float), minlength=bins)

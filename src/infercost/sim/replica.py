@@ -55,6 +55,7 @@ class Live:
     last_token_s: float = 0.0
     finish_s: float | None = None
     preemptions: int = 0
+    cached_tokens: int = 0  # prompt tokens found in the prefix cache at the last admission
     swapped: bool = False
     replica: int = -1
     rejected: str | None = None
@@ -74,6 +75,7 @@ class StepPlan:
     prefills: list[tuple[Live, int]]  # (request, tokens this step)
     padding: int = 0  # static batching: finished sequences still computed
     extra_s: float = 0.0  # swap-in transfers
+    decode_gap_s: float = 0.0  # set when the step ends: time since the previous decode step
     seconds: float = 0.0
     flops_per_chip: float = 0.0
     bytes_per_chip: float = 0.0
@@ -108,6 +110,7 @@ class Replica:
         self.plan: StepPlan | None = None
         self.preemptions = 0
         self.last_decode_end_s = 0.0
+        self._tokens_since_s: float | None = None  # when the decoding sequences last got tokens
         self._transfer_s = 0.0  # swap traffic to add to the next step
 
     # -- load signals for routers ---------------------------------------------------------------
@@ -138,6 +141,7 @@ class Replica:
         if cached is None:
             return False
         request.prefilled = cached
+        request.cached_tokens = cached
         return True
 
     # -- one step -------------------------------------------------------------------------------
@@ -356,11 +360,12 @@ class Replica:
         return self.waiting[0].arrival_s + cfg.max_wait_s
 
     # -- step end -------------------------------------------------------------------------------
-    def finish_step(self, plan: StepPlan, now: float) -> tuple[list[Live], list[Live]]:
-        """Apply a finished step; return (requests that finished, prefills that completed on a
-        prefill-only replica and must move to a decode replica)."""
+    def finish_step(self, plan: StepPlan, now: float) -> tuple[list[Live], list[Live], int]:
+        """Apply a finished step; return the requests that finished, the prefills that completed
+        on a prefill-only replica (they move to a decode replica), and the tokens emitted."""
         finished: list[Live] = []
         handoff: list[Live] = []
+        emitted = plan.decodes
         if plan.decodes:
             self.steps += 1
             self.context_sum += len(self.decoding)
@@ -378,6 +383,7 @@ class Replica:
             if r.prefilled < r.to_prefill:
                 continue
             self.prefilling.remove(r)
+            emitted += 1
             self.kv.publish(r.spec.id, r.hashes)
             if r.first_token_s is None:
                 r.first_token_s = now
@@ -394,8 +400,15 @@ class Replica:
             else:
                 self._join_decode(r)
         if plan.decodes:
+            # what each decoding sequence waited for this token: prefill-only steps in between count
+            since = self._tokens_since_s
+            plan.decode_gap_s = now - since if since is not None else plan.seconds
             self.last_decode_end_s = now
-        return finished, handoff
+        if not self.decoding:
+            self._tokens_since_s = None
+        elif plan.decodes or self._tokens_since_s is None:
+            self._tokens_since_s = now
+        return finished, handoff, emitted
 
     def _complete(self, r: Live, now: float) -> None:
         r.finish_s = now
