@@ -112,7 +112,9 @@ def test_invariants_hold_for_any_scheduler_and_load(spec: dict[str, Any]) -> Non
 
 
 def test_same_seed_same_result_and_other_seed_differs() -> None:
-    spec = scenario(poisson(30.0, 300, {"kind": "lognormal", "median": 500, "sigma": 1.0}, fixed(100)))
+    spec = scenario(
+        poisson(30.0, 300, {"kind": "lognormal", "median": 500, "sigma": 1.0}, fixed(100))
+    )
     a, b = simulate(spec), simulate(spec)
     assert a.summary == b.summary
     for key, col in a.requests().items():
@@ -155,14 +157,27 @@ def test_closed_loop_steady_throughput_matches_the_analytical_model(
             "requests": concurrency * 40,
             # output lengths vary around osl so the clients do not move in lockstep
             "classes": [
-                {"prompt": fixed(isl), "output": {"kind": "uniform", "low": osl // 2, "high": osl * 3 // 2}}
+                {
+                    "prompt": fixed(isl),
+                    "output": {"kind": "uniform", "low": osl // 2, "high": osl * 3 // 2},
+                }
             ],
         },
     }
     sim = simulate(spec)
     m, hw = catalog.model(model), catalog.hardware("h100-sxm")
-    res = resources_for(hw, catalog.precision(m.native_weights), shipped_profile().resolve(hw.family, "vllm"))
-    steady = continuous(m, res, Layout.of(Parallelism(tp=tp)), concurrency=concurrency, isl=isl, osl=osl, budget=8192)
+    res = resources_for(
+        hw, catalog.precision(m.native_weights), shipped_profile().resolve(hw.family, "vllm")
+    )
+    steady = continuous(
+        m,
+        res,
+        Layout.of(Parallelism(tp=tp)),
+        concurrency=concurrency,
+        isl=isl,
+        osl=osl,
+        budget=8192,
+    )
     assert sim.summary["steady_output_tps"] == pytest.approx(float(steady.output_tps), rel=0.05)
 
 
@@ -170,7 +185,12 @@ def test_closed_loop_steady_throughput_matches_the_analytical_model(
 
 
 def test_continuous_batching_beats_static_batching() -> None:
-    workload = poisson(6.0, 400, {"kind": "uniform", "low": 100, "high": 1500}, {"kind": "uniform", "low": 20, "high": 600})
+    workload = poisson(
+        6.0,
+        400,
+        {"kind": "uniform", "low": 100, "high": 1500},
+        {"kind": "uniform", "low": 20, "high": 600},
+    )
     cont = simulate(scenario(workload, {"batching": "continuous", "max_num_seqs": 16}))
     static = simulate(
         scenario(workload, {"batching": "static", "batch_size": 16, "max_wait_ms": 200})
@@ -304,6 +324,8 @@ def test_a_model_that_does_not_fit_is_an_error_with_the_numbers() -> None:
 
 
 def test_requests_too_long_for_the_cache_are_rejected_with_a_reason() -> None:
-    sim = simulate(scenario(poisson(1.0, 5, fixed(200_000), fixed(10)), {"memory_utilization": 0.3}))
+    sim = simulate(
+        scenario(poisson(1.0, 5, fixed(200_000), fixed(10)), {"memory_utilization": 0.3})
+    )
     assert sim.summary["rejected"] == 5
     assert all("KV blocks" in (r.rejected or "") for r in sim.result.requests)

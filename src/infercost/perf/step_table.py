@@ -91,16 +91,22 @@ class StepTable:
                 prefill_seqs=tokens / per_seq,
                 prefill_context=past,
             )
-            seconds.extend(np.ravel(step.total).tolist())
-            flops.extend(np.ravel(step.flops_per_chip + 0 * ctx).tolist())
-            moved.extend(np.ravel(step.weight_bytes_per_chip + step.kv_bytes_per_chip).tolist())
+            seconds.frombytes(np.ascontiguousarray(step.total + 0 * ctx, dtype=float).tobytes())
+            flops.frombytes(np.ascontiguousarray(step.flops_per_chip + 0 * ctx, dtype=float).tobytes())
+            moved.frombytes(
+                np.ascontiguousarray(
+                    step.weight_bytes_per_chip + step.kv_bytes_per_chip + 0 * ctx, dtype=float
+                ).tobytes()
+            )
         self._tables = (seconds, flops, moved)
 
     def _corners(self, point: tuple[float, ...]) -> list[tuple[int, float]]:
-        """Flat indices and weights of the grid cell around `point` (exact hits collapse an axis)."""
+        """Flat indices and weights of the grid cell around `point` (exact hits collapse an axis).
+
+        A point shorter than the grid sits at the first value of the remaining axes (no prefill)."""
         base = 0
         splits: list[tuple[int, float]] = []
-        for axis, stride, x in zip(self.axes, self._strides, point, strict=True):
+        for axis, stride, x in zip(self.axes, self._strides, point, strict=False):
             i = bisect_right(axis, x) - 1
             if i < 0:
                 i = 0
@@ -117,6 +123,19 @@ class StepTable:
             ]
         return corners
 
+    @staticmethod
+    def _point(
+        decode_seqs: float,
+        decode_context: float,
+        prefill_tokens: float,
+        prefill_seqs: float,
+        prefill_context: float,
+    ) -> tuple[float, ...]:
+        if prefill_tokens <= 0:
+            return (decode_seqs, decode_context)  # the prefill axes sit at their first value
+        per_seq = prefill_tokens / prefill_seqs if prefill_seqs > 0 else prefill_tokens
+        return (decode_seqs, decode_context, prefill_tokens, max(per_seq, 1.0), prefill_context)
+
     def cost(
         self,
         decode_seqs: float,
@@ -128,9 +147,10 @@ class StepTable:
         """One step with `decode_seqs` sequences at mean context `decode_context`, and
         `prefill_tokens` prefill tokens from `prefill_seqs` sequences with mean cached past
         `prefill_context`."""
-        per_seq = prefill_tokens / prefill_seqs if prefill_tokens > 0 and prefill_seqs > 0 else 1.0
+        if prefill_tokens <= 0:
+            return self._decode_only(decode_seqs, decode_context)
         corners = self._corners(
-            (decode_seqs, decode_context, prefill_tokens, per_seq, prefill_context)
+            self._point(decode_seqs, decode_context, prefill_tokens, prefill_seqs, prefill_context)
         )
         seconds_t, flops_t, moved_t = self._tables
         seconds = flops = moved = 0.0
@@ -140,6 +160,28 @@ class StepTable:
             moved += moved_t[k] * w
         return StepCost(seconds=seconds, flops_per_chip=flops, bytes_per_chip=moved)
 
+    def _decode_only(self, decode_seqs: float, decode_context: float) -> StepCost:
+        """Bilinear in (sequences, context): the common step, written out for speed."""
+        (i, t), (j, u) = (self._cell(a, x) for a, x in zip(self.axes[:2], (decode_seqs, decode_context), strict=False))
+        rows, cols = self._strides[0], self._strides[1]
+        k00 = i * rows + j * cols
+        k01, k10 = k00 + (cols if u else 0), k00 + (rows if t else 0)
+        k11 = k10 + (cols if u else 0)
+        w00, w01, w10, w11 = (1 - t) * (1 - u), (1 - t) * u, t * (1 - u), t * u
+        values = [w00 * tab[k00] + w01 * tab[k01] + w10 * tab[k10] + w11 * tab[k11] for tab in self._tables]
+        return StepCost(seconds=values[0], flops_per_chip=values[1], bytes_per_chip=values[2])
+
+    @staticmethod
+    def _cell(axis: tuple[float, ...], x: float) -> tuple[int, float]:
+        """Lower grid index and the fraction of the way to the next (0 on or beyond the edges)."""
+        i = bisect_right(axis, x) - 1
+        if i < 0:
+            return 0, 0.0
+        if i >= len(axis) - 1:
+            return len(axis) - 1, 0.0
+        lo = axis[i]
+        return i, (x - lo) / (axis[i + 1] - lo)
+
     def seconds(
         self,
         decode_seqs: float,
@@ -148,10 +190,9 @@ class StepTable:
         prefill_seqs: float = 0.0,
         prefill_context: float = 0.0,
     ) -> float:
-        """Only the step time (the simulator's hot path)."""
-        per_seq = prefill_tokens / prefill_seqs if prefill_tokens > 0 and prefill_seqs > 0 else 1.0
+        """Only the step time."""
         corners = self._corners(
-            (decode_seqs, decode_context, prefill_tokens, per_seq, prefill_context)
+            self._point(decode_seqs, decode_context, prefill_tokens, prefill_seqs, prefill_context)
         )
         table = self._tables[0]
         return sum(table[k] * w for k, w in corners)

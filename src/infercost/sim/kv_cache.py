@@ -76,6 +76,7 @@ class KVCache:
         self._cost_of_hash: dict[int, float] = {}
         self.hit_tokens = 0
         self.query_tokens = 0
+        self.releases = 0  # bumps whenever blocks go back, so a blocked admission can retry
 
     # -- sizes -----------------------------------------------------------------------------------
     def block_cost(self, index: int) -> float:
@@ -165,6 +166,24 @@ class KVCache:
         self.used += cost
         return True
 
+    def add_blocks(self, requests: list[int] | set[int]) -> bool:
+        """One more block for each request (each filled its last block in a decode step) when
+        every block costs the same; False (nothing taken) when they do not all fit."""
+        unit = 1.0 + self.window_share
+        if self.window_blocks is not None and self.window_share:
+            return False  # costs depend on each sequence's block index: use `grow`
+        cost = unit * len(requests)
+        if cost > self.capacity - self.used + 1e-9:
+            return False
+        if self.used + self.cached + cost > self.capacity + 1e-9:
+            self._make_room(cost)
+        for request in requests:
+            held = self._held[request]
+            held.private += 1
+            held.cost += unit
+        self.used += cost
+        return True
+
     def publish(self, request: int, hashes: list[int]) -> None:
         """Mark a request's first blocks as holding the content of `hashes` (after they are
         computed), so later requests can reuse them."""
@@ -186,6 +205,7 @@ class KVCache:
         held = self._held.pop(request, None)
         if held is None:
             return
+        self.releases += 1
         private_cost = held.cost - sum(self._cost_of_hash[h] for h in held.shared)
         self.used -= private_cost
         for h in held.shared:

@@ -111,6 +111,7 @@ class Replica:
         self.preemptions = 0
         self.last_decode_end_s = 0.0
         self._tokens_since_s: float | None = None  # when the decoding sequences last got tokens
+        self._blocked: tuple[int, int] | None = None  # (head request, kv.releases) of a failed admission
         self._transfer_s = 0.0  # swap traffic to add to the next step
 
     # -- load signals for routers ---------------------------------------------------------------
@@ -131,9 +132,10 @@ class Replica:
         """Reserve the cached prefix (or, on the decode side of a disaggregated pair, the whole
         transferred context); False when the KV cache has no room."""
         if self.role == "decode" or request.swapped:
+            # the cache holds every token but the newest, which the next decode step writes
             if not self.kv.holds(request.spec.id):
                 self.kv.admit(request.spec.id, [], request.context)
-            if not self.kv.grow(request.spec.id, request.context):
+            if not self.kv.grow(request.spec.id, request.context - 1):
                 self.kv.release(request.spec.id)
                 return False
             return True
@@ -209,7 +211,10 @@ class Replica:
         out: list[tuple[Live, int]] = []
         while self.waiting and budget > 0 and self.running < cfg.max_num_seqs:
             r = self.waiting[0]
+            if self._blocked == (r.spec.id, self.kv.releases):
+                break  # it did not fit, and nothing has been freed since
             if not self._admit(r):
+                self._blocked = (r.spec.id, self.kv.releases)
                 break
             if r.swapped:  # resumes decoding after its blocks come back from host memory
                 self.waiting.popleft()
@@ -219,10 +224,12 @@ class Replica:
                 continue
             n = min(r.to_prefill - r.prefilled, budget)
             whole = n == r.to_prefill - r.prefilled
-            if (not cfg.chunked_prefill and not whole) or not self.kv.grow(
-                r.spec.id, r.prefilled + n
-            ):
+            if not cfg.chunked_prefill and not whole:
+                self.kv.release(r.spec.id)  # waits for a step with room for the whole prompt
+                break
+            if not self.kv.grow(r.spec.id, r.prefilled + n):
                 self.kv.release(r.spec.id)
+                self._blocked = (r.spec.id, self.kv.releases)
                 break
             self.waiting.popleft()
             if r.first_scheduled_s is None:
@@ -244,6 +251,8 @@ class Replica:
         """Before a decode step, give a new block to every sequence whose last block is full;
         preempt the most recently admitted sequences when blocks run out."""
         due = self._block_due[self.steps % self.kv.block_size]
+        if not due or self.kv.add_blocks(due):
+            return
         for rid in list(due):
             r = self.decoding.get(rid)
             if r is None:
