@@ -5,6 +5,7 @@ The public calls answer users' questions; the CLI, API and reports call exactly 
 
 from infercost.errors import DoesNotFitError, InfercostError
 from infercost.estimation import Estimate, estimate
+from infercost.simulation import Simulation, simulate
 
-__all__ = ["DoesNotFitError", "Estimate", "InfercostError", "estimate"]
+__all__ = ["DoesNotFitError", "Estimate", "InfercostError", "Simulation", "estimate", "simulate"]
 __version__ = "0.1.0"

@@ -91,6 +91,7 @@ def simulate(
         requests,
         closed_concurrency=workload.concurrency,
         closed_think_s=workload.closed_think_s,
+        closed_until_s=workload.duration_s,
         reject=_rejecter(spec, built),
         on_done=on_done,
     )

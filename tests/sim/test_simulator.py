@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -293,7 +294,7 @@ def test_agent_sessions_reuse_earlier_turns_from_the_prefix_cache() -> None:
     for r in sim.result.requests:
         turns.setdefault(r.spec.session, []).append(r)
     for session in turns.values():
-        for before, after in zip(session, session[1:], strict=False):
+        for before, after in itertools.pairwise(session):
             assert before.finish_s is not None
             assert after.arrival_s >= before.finish_s + 2.0 - 1e-9
 

@@ -49,12 +49,17 @@ def summary_table(sim: Simulation) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_cmd(
-        scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see examples/simulate-*.yaml).")],
+        scenario: Annotated[
+            Path, typer.Argument(help="Scenario YAML (see examples/simulate-*.yaml).")
+        ],
         out: Annotated[
-            Path | None, typer.Option(help="Write summary.json, requests/steps Parquet, report.html.")
+            Path | None,
+            typer.Option(help="Write summary.json, requests/steps Parquet, report.html."),
         ] = None,
         seed: Annotated[int | None, typer.Option(help="Override the workload's seed.")] = None,
-        trace: Annotated[bool, typer.Option(help="Also write a Chrome trace of the steps.")] = False,
+        trace: Annotated[
+            bool, typer.Option(help="Also write a Chrome trace of the steps.")
+        ] = False,
         as_json: JsonFlag = False,
     ) -> None:
         """Simulate serving a workload: continuous batching, paged KV, prefix caching, clusters."""

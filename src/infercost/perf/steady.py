@@ -119,12 +119,13 @@ def continuous(
     micro = decode_micro_batch(b, layout.pp)
     room = np.maximum(np.asarray(budget, dtype=float) - micro, 1.0)
     context = prompt + out_len / 2.0
-    # Prompts are admitted whole (up to the token budget): with fewer than one arrival per step, a
-    # share of steps carries one prompt and the rest only decode. Averaging the prompt over every
-    # step instead would hide its cost inside memory-bound decode steps.
+    # Prompts are admitted whole: with fewer than one arrival per step, a share of steps carries one
+    # prompt and the rest only decode. Averaging the prompt over every step instead would hide its
+    # cost inside memory-bound decode steps. (A prompt longer than the budget is chunked over several
+    # steps; their sum costs about one step carrying it all.)
     arrivals = micro / out_len  # prompts admitted per step, on average
-    carried = np.minimum(np.maximum(arrivals, 1.0) * prompt, room)  # prefill tokens of a carrying step
-    share = np.where(carried > 0, np.minimum(arrivals * prompt / np.maximum(carried, 1e-12), 1.0), 0.0)
+    carried = np.maximum(arrivals, 1.0) * prompt  # prefill tokens of a step that carries prompts
+    share = np.minimum(arrivals, 1.0)  # of steps that carry prompts
     carrying = step_time(
         model,
         res,

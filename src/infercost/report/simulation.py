@@ -87,9 +87,7 @@ def html_report(sim: Simulation) -> str:
     for col in (1, 2):
         fig.update_xaxes(title_text="time (s)", row=2, col=col)
     fig.update_layout(height=800, title=f"infercost simulate — {sim.scenario.name}")
-    rows = "".join(
-        f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in sim.summary.items()
-    )
+    rows = "".join(f"<tr><td>{k}</td><td>{_fmt(v)}</td></tr>" for k, v in sim.summary.items())
     prices = "".join(f"<li>{p}</li>" for p in sim.price_sources)
     body = fig.to_html(full_html=False, include_plotlyjs=True)
     return (
@@ -109,7 +107,12 @@ def _fmt(v: Any) -> str:
 def write_simulation(sim: Simulation, out: Path, *, trace: bool = False) -> list[Path]:
     """Write summary.json, requests.parquet, steps.parquet, report.html (and trace.json)."""
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / "summary.json", out / "requests.parquet", out / "steps.parquet", out / "report.html"]
+    written = [
+        out / "summary.json",
+        out / "requests.parquet",
+        out / "steps.parquet",
+        out / "report.html",
+    ]
     written[0].write_text(json.dumps(sim.summary, indent=2, default=str) + "\n")
     requests_frame(sim).write_parquet(written[1])
     _steps_frame(sim).write_parquet(written[2])

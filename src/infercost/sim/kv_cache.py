@@ -110,9 +110,6 @@ class KVCache:
         return self.hit_tokens / self.query_tokens if self.query_tokens else 0.0
 
     # -- requests --------------------------------------------------------------------------------
-    def holds(self, request: int) -> bool:
-        return request in self._held
-
     def blocks_held(self, request: int) -> int:
         held = self._held.get(request)
         return 0 if held is None else len(held.shared) + held.private
@@ -127,7 +124,14 @@ class KVCache:
             if h not in self._refs and h not in self._free_cached:
                 break
             hits += 1
-        return min(hits * self.block_size, max(prompt_tokens - 1, 0) // self.block_size * self.block_size)
+        return min(
+            hits * self.block_size, max(prompt_tokens - 1, 0) // self.block_size * self.block_size
+        )
+
+    def open(self, request: int) -> None:
+        """Start holding blocks for a request that arrives with its context computed elsewhere
+        (a disaggregated hand-off, or a swap-in): no prefix lookup."""
+        self._held.setdefault(request, _Held())
 
     def admit(self, request: int, hashes: list[int], prompt_tokens: int) -> int | None:
         """Take the cached prefix blocks of a new request; return the cached tokens, or None when

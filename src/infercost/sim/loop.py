@@ -88,7 +88,11 @@ def _pick(replicas: Sequence[Replica], router: str, request: Live, turn: int) ->
         return min(replicas, key=lambda r: (r.kv.occupancy, r.outstanding, r.index))
     if router == "affinity":  # same session, or same leading prefix, to the same replica
         spec = request.spec
-        key = spec.session if spec.session is not None else (spec.prefix[0][0] if spec.prefix else None)
+        key = (
+            spec.session
+            if spec.session is not None
+            else (spec.prefix[0][0] if spec.prefix else None)
+        )
         if key is not None:
             return replicas[hash(key) % len(replicas)]
     return min(replicas, key=lambda r: (r.outstanding, r.index))
@@ -100,13 +104,15 @@ def run(
     *,
     closed_concurrency: int | None = None,
     closed_think_s: float = 0.0,
+    closed_until_s: float | None = None,
     reject: Callable[[RequestSpec], str | None] = lambda _: None,
     on_done: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Serve every request of `workload` on `cluster`; return every request and every step.
 
     With `closed_concurrency`, that many clients each send a request, wait for it to finish and for
-    `closed_think_s`, then send the next (arrival times in the workload are ignored).
+    `closed_think_s`, then send the next (arrival times in the workload are ignored), until the
+    workload ends or `closed_until_s`.
     """
     heap: list[tuple[float, int, int, object]] = []
     order = itertools.count()
@@ -155,6 +161,8 @@ def run(
             pull_closed(now + closed_think_s)
 
     def pull_closed(t: float) -> None:
+        if closed_until_s is not None and t > closed_until_s:
+            return
         spec = next(workload, None)
         if spec is not None:
             push(t, _ARRIVE, spec)

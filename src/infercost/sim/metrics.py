@@ -92,10 +92,14 @@ def request_table(requests: list[Live]) -> dict[str, np.ndarray[Any, Any]]:
 
 def met_slo(cols: dict[str, np.ndarray[Any, Any]], slos: dict[str, SLO]) -> np.ndarray[Any, Any]:
     """Whether each completed request met every target of its class (True where none is set)."""
-    ok = np.isfinite(cols["finish_s"])
+    ok: np.ndarray[Any, Any] = np.isfinite(cols["finish_s"])
     for name, slo in slos.items():
         mine = cols["request_class"] == name
-        for field, limit in (("ttft_s", slo.ttft_ms), ("tpot_s", slo.tpot_ms), ("e2e_s", slo.e2e_ms)):
+        for field, limit in (
+            ("ttft_s", slo.ttft_ms),
+            ("tpot_s", slo.tpot_ms),
+            ("e2e_s", slo.e2e_ms),
+        ):
             if limit is not None:
                 value = np.nan_to_num(cols[field], nan=0.0 if field == "tpot_s" else np.inf)
                 ok &= ~mine | (value <= limit / 1e3)
@@ -130,18 +134,42 @@ def summarize(
 
     steps = result.steps
     step_s = np.frombuffer(steps.seconds, dtype=float) if len(steps.seconds) else np.zeros(0)
-    decodes = np.frombuffer(steps.decodes, dtype=np.int32).astype(float) if len(steps.decodes) else np.zeros(0)
-    replica_of = np.frombuffer(steps.replica, dtype=np.int32) if len(steps.replica) else np.zeros(0, dtype=np.int32)
+    decodes = (
+        np.frombuffer(steps.decodes, dtype=np.int32).astype(float)
+        if len(steps.decodes)
+        else np.zeros(0)
+    )
+    replica_of = (
+        np.frombuffer(steps.replica, dtype=np.int32)
+        if len(steps.replica)
+        else np.zeros(0, dtype=np.int32)
+    )
     gaps = np.array([g for r in result.requests for g in r.itl_gaps_s])
-    decode_gaps = np.frombuffer(steps.decode_gap_s, dtype=float) if len(steps.decode_gap_s) else np.zeros(0)
+    decode_gaps = (
+        np.frombuffer(steps.decode_gap_s, dtype=float) if len(steps.decode_gap_s) else np.zeros(0)
+    )
     itl_values = np.concatenate([decode_gaps[decodes > 0], gaps])
     itl_weights = np.concatenate([decodes[decodes > 0], np.ones(gaps.size)])
 
     n_rep = len(result.replicas)
     busy = np.bincount(replica_of, weights=step_s, minlength=n_rep) / duration
-    flops = np.bincount(replica_of, weights=np.frombuffer(steps.flops_per_chip, dtype=float) if len(steps.flops_per_chip) else None, minlength=n_rep)
-    moved = np.bincount(replica_of, weights=np.frombuffer(steps.bytes_per_chip, dtype=float) if len(steps.bytes_per_chip) else None, minlength=n_rep)
-    occupancy = np.frombuffer(steps.kv_occupancy, dtype=float) if len(steps.kv_occupancy) else np.zeros(0)
+    flops = np.bincount(
+        replica_of,
+        weights=np.frombuffer(steps.flops_per_chip, dtype=float)
+        if len(steps.flops_per_chip)
+        else None,
+        minlength=n_rep,
+    )
+    moved = np.bincount(
+        replica_of,
+        weights=np.frombuffer(steps.bytes_per_chip, dtype=float)
+        if len(steps.bytes_per_chip)
+        else None,
+        minlength=n_rep,
+    )
+    occupancy = (
+        np.frombuffer(steps.kv_occupancy, dtype=float) if len(steps.kv_occupancy) else np.zeros(0)
+    )
     kv_mean = float(np.average(occupancy, weights=step_s)) if step_s.sum() > 0 else 0.0
     hits = sum(r.kv.hit_tokens for r in result.replicas)
     queried = sum(r.kv.query_tokens for r in result.replicas)
@@ -200,10 +228,16 @@ def timeline(result: RunResult, bins: int = 200) -> dict[str, FloatArray]:
     edges = np.linspace(0.0, float(end.max()) + 1e-9, bins + 1)
     width = edges[1] - edges[0]
     which = np.clip(np.searchsorted(edges, end, side="right") - 1, 0, bins - 1)
-    tokens = np.bincount(which, weights=np.frombuffer(steps.tokens_out, dtype=np.int32).astype(float), minlength=bins)
+    tokens = np.bincount(
+        which, weights=np.frombuffer(steps.tokens_out, dtype=np.int32).astype(float), minlength=bins
+    )
     count = np.maximum(np.bincount(which, minlength=bins), 1)
-    waiting = np.bincount(which, weights=np.frombuffer(steps.waiting, dtype=np.int32).astype(float), minlength=bins)
-    occupancy = np.bincount(which, weights=np.frombuffer(steps.kv_occupancy, dtype=float), minlength=bins)
+    waiting = np.bincount(
+        which, weights=np.frombuffer(steps.waiting, dtype=np.int32).astype(float), minlength=bins
+    )
+    occupancy = np.bincount(
+        which, weights=np.frombuffer(steps.kv_occupancy, dtype=float), minlength=bins
+    )
     return {
         "time_s": (edges[:-1] + edges[1:]) / 2,
         "output_tps": tokens / width,

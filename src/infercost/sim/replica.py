@@ -111,7 +111,9 @@ class Replica:
         self.preemptions = 0
         self.last_decode_end_s = 0.0
         self._tokens_since_s: float | None = None  # when the decoding sequences last got tokens
-        self._blocked: tuple[int, int] | None = None  # (head request, kv.releases) of a failed admission
+        self._blocked: tuple[int, int] | None = (
+            None  # (head request, kv.releases) of a failed admission
+        )
         self._transfer_s = 0.0  # swap traffic to add to the next step
 
     # -- load signals for routers ---------------------------------------------------------------
@@ -133,8 +135,7 @@ class Replica:
         transferred context); False when the KV cache has no room."""
         if self.role == "decode" or request.swapped:
             # the cache holds every token but the newest, which the next decode step writes
-            if not self.kv.holds(request.spec.id):
-                self.kv.admit(request.spec.id, [], request.context)
+            self.kv.open(request.spec.id)
             if not self.kv.grow(request.spec.id, request.context - 1):
                 self.kv.release(request.spec.id)
                 return False
@@ -186,9 +187,7 @@ class Replica:
         tokens = sum(n for _, n in plan.prefills)
         seqs = len(plan.prefills)
         past = sum(r.prefilled for r, _ in plan.prefills) / seqs if seqs else 0.0
-        cost = self.table.cost(
-            plan.decodes + plan.padding, plan.decode_context, tokens, seqs, past
-        )
+        cost = self.table.cost(plan.decodes + plan.padding, plan.decode_context, tokens, seqs, past)
         plan.seconds = cost.seconds + plan.extra_s
         plan.flops_per_chip = cost.flops_per_chip
         plan.bytes_per_chip = cost.bytes_per_chip
@@ -380,9 +379,10 @@ class Replica:
             self.context_sum += len(self.decoding)
             while self._finishing and self._finishing[0][0] <= self.steps:
                 _, _, r = heapq.heappop(self._finishing)
-                if self.decoding.get(r.spec.id) is not r or r.join_step + (
-                    r.spec.output_tokens - r.join_generated
-                ) != self.steps:
+                if (
+                    self.decoding.get(r.spec.id) is not r
+                    or r.join_step + (r.spec.output_tokens - r.join_generated) != self.steps
+                ):
                     continue  # stale entry of a preempted request
                 self._leave_decode(r)
                 self._complete(r, now)
@@ -399,7 +399,9 @@ class Replica:
             else:
                 r.itl_gaps_s.append(now - r.last_token_s)
             r.last_token_s = now
-            r.generated = max(r.generated, 1) if r.to_prefill == r.spec.prompt_tokens else r.generated + 1
+            r.generated = (
+                max(r.generated, 1) if r.to_prefill == r.spec.prompt_tokens else r.generated + 1
+            )
             if r.generated >= r.spec.output_tokens:
                 self._complete(r, now)
                 finished.append(r)

@@ -101,7 +101,9 @@ class ClusterSpec(Frozen):
         roles = {g.role for g in self.groups}
         if ("prefill" in roles) != ("decode" in roles):
             raise InfercostError(
-                "cluster.groups", sorted(roles), "disaggregation needs both a prefill and a decode group"
+                "cluster.groups",
+                sorted(roles),
+                "disaggregation needs both a prefill and a decode group",
             )
         return self
 
@@ -134,12 +136,16 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as err:
-            raise InfercostError("scenario", str(path), f"cannot be read ({err.strerror})") from None
+            raise InfercostError(
+                "scenario", str(path), f"cannot be read ({err.strerror})"
+            ) from None
         except yaml.YAMLError as err:
             raise InfercostError("scenario", str(path), f"is not valid YAML ({err})") from None
         base = path.parent
     if not isinstance(data, dict):
-        raise InfercostError("scenario", type(data).__name__, "a mapping with model, deployment, workload")
+        raise InfercostError(
+            "scenario", type(data).__name__, "a mapping with model, deployment, workload"
+        )
     try:
         return Scenario.model_validate(data, context={"base_dir": base})
     except ValidationError as err:
@@ -196,7 +202,9 @@ def build_replica(
     tables: dict[Deployment, StepTable],
 ) -> BuiltReplica:
     if deployment.engine is not None and deployment.engine not in ENGINE_NAMES:
-        raise InfercostError("deployment.engine", deployment.engine, f"allowed: {' '.join(ENGINE_NAMES)}")
+        raise InfercostError(
+            "deployment.engine", deployment.engine, f"allowed: {' '.join(ENGINE_NAMES)}"
+        )
     hw = catalog.hardware(deployment.hardware)
     parallel = Parallelism(tp=deployment.tp, pp=deployment.pp, dp=deployment.dp, ep=deployment.ep)
     check_layout(model, parallel)
@@ -295,7 +303,9 @@ def build_cluster(scenario: Scenario, model: ModelSpec) -> tuple[Cluster, list[B
         link = (per_chip or float("inf")) * first.deployment.chips
     if any(b.replica.role == "prefill" for b in built) and link == float("inf"):
         raise InfercostError(
-            "cluster.transfer_gbps", None, "required: the catalog has no link bandwidth for this hardware"
+            "cluster.transfer_gbps",
+            None,
+            "required: the catalog has no link bandwidth for this hardware",
         )
     cluster = Cluster(
         replicas=[b.replica for b in built],

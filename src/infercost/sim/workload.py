@@ -160,7 +160,9 @@ def read_token_counts(path: str | Path, column: str | int | None = None) -> IntA
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as err:
-        raise InfercostError("empirical.path", str(path), f"cannot be read ({err.strerror})") from None
+        raise InfercostError(
+            "empirical.path", str(path), f"cannot be read ({err.strerror})"
+        ) from None
     counts: list[float] = []
     index: int | None = None
     with handle:
@@ -293,7 +295,7 @@ class LognormalLength(_Length):
         if self.median is not None:
             return self.median
         assert self.mean is not None
-        return self.mean * math.exp(-self.sigma**2 / 2)
+        return self.mean * math.exp(-(self.sigma**2) / 2)
 
     def sampler(self, base_dir: Path = Path(".")) -> Sampler:
         mu, sigma = math.log(self.median_tokens), self.sigma
@@ -406,14 +408,16 @@ class LognormalDuration(_Duration):
     @model_validator(mode="after")
     def _one_centre(self) -> LognormalDuration:
         if (self.median_s is None) == (self.mean_s is None):
-            raise InfercostError("median_s", self.median_s, "give exactly one of median_s and mean_s")
+            raise InfercostError(
+                "median_s", self.median_s, "give exactly one of median_s and mean_s"
+            )
         return self
 
     def sample(self, rng: np.random.Generator, n: int) -> FloatArray:
         median = self.median_s
         if median is None:
             assert self.mean_s is not None
-            median = self.mean_s * math.exp(-self.sigma**2 / 2)
+            median = self.mean_s * math.exp(-(self.sigma**2) / 2)
         values = np.exp(rng.normal(math.log(median), self.sigma, n))
         return values if self.max_s is None else np.minimum(values, self.max_s)
 
@@ -517,7 +521,9 @@ class TraceArrival(Frozen):
     @model_validator(mode="after")
     def _one_scale(self) -> TraceArrival:
         if self.rate_scale is not None and self.time_scale != 1.0:
-            raise InfercostError("rate_scale", self.rate_scale, "give time_scale or rate_scale, not both")
+            raise InfercostError(
+                "rate_scale", self.rate_scale, "give time_scale or rate_scale, not both"
+            )
         return self
 
     @property
@@ -632,12 +638,16 @@ class WorkloadSpec(Frozen):
                         )
             elif c.session is None and c.prompt is None:
                 raise InfercostError(
-                    f"classes.{i}.prompt", None, "each class needs prompt and output lengths, or a session"
+                    f"classes.{i}.prompt",
+                    None,
+                    "each class needs prompt and output lengths, or a session",
                 )
         finite_trace = isinstance(self.arrival, TraceArrival) and not self.arrival.loop
         closed = isinstance(self.arrival, ClosedArrival)
         if self.requests is None and self.duration_s is None and not (finite_trace or closed):
-            raise InfercostError("requests", None, "set requests or duration_s so the workload ends")
+            raise InfercostError(
+                "requests", None, "set requests or duration_s so the workload ends"
+            )
         return self
 
     @property
@@ -678,7 +688,9 @@ def load_workload(
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as err:
-            raise InfercostError("workload", str(path), f"cannot be read ({err.strerror})") from None
+            raise InfercostError(
+                "workload", str(path), f"cannot be read ({err.strerror})"
+            ) from None
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
@@ -692,7 +704,9 @@ def load_workload(
         data = data["workload"]
     if not isinstance(data, Mapping):
         raise InfercostError(
-            "workload", _short(data), "a mapping with arrival, classes, requests or duration_s, seed"
+            "workload",
+            _short(data),
+            "a mapping with arrival, classes, requests or duration_s, seed",
         )
     context = {"base_dir": Path(base_dir)} if base_dir is not None else None
     try:
@@ -920,7 +934,9 @@ class _ClassPlan:
             prompt=spec.prompt.sampler(base_dir) if spec.prompt is not None else None,
             output=output.sampler(base_dir) if output is not None else None,
             reasoning_share=spec.reasoning.share if spec.reasoning is not None else 0.0,
-            reasoning=spec.reasoning.tokens.sampler(base_dir) if spec.reasoning is not None else None,
+            reasoning=spec.reasoning.tokens.sampler(base_dir)
+            if spec.reasoning is not None
+            else None,
             session=session,
             turns=session.turns.sampler(base_dir) if session is not None else None,
             user=session.user_tokens.sampler(base_dir) if session is not None else None,
@@ -959,7 +975,9 @@ class _ClassPlan:
             start = np.concatenate(([0], np.cumsum(turns)[:-1]))
         output = self.outputs(total)
         think = self.session.think_s.sample(self.rng, total)
-        return _Sessions(turns.tolist(), start.tolist(), new.tolist(), output.tolist(), think.tolist())
+        return _Sessions(
+            turns.tolist(), start.tolist(), new.tolist(), output.tolist(), think.tolist()
+        )
 
 
 def generate(
@@ -978,7 +996,9 @@ def generate(
     if isinstance(spec.arrival, TraceArrival):
         trace = _under(spec.arrival.path, base)
         if not trace.is_file():
-            raise InfercostError("workload.arrival.path", str(spec.arrival.path), f"no such file ({trace})")
+            raise InfercostError(
+                "workload.arrival.path", str(spec.arrival.path), f"no such file ({trace})"
+            )
         if spec.arrival.format not in TRACE_FORMATS:  # pragma: no cover - pydantic checks it
             raise InfercostError("workload.arrival.format", spec.arrival.format, str(TRACE_FORMATS))
     streams = np.random.SeedSequence(seed).spawn(2 + len(spec.classes))
@@ -1015,7 +1035,9 @@ def _requests(
             times = times[:cut]
         n = len(times)
         if last_class:
-            chosen = np.minimum(np.searchsorted(cumulative, class_rng.random(n), side="right"), last_class)
+            chosen = np.minimum(
+                np.searchsorted(cumulative, class_rng.random(n), side="right"), last_class
+            )
         else:
             chosen = np.zeros(n, dtype=np.int64)
         drawn: dict[int, _Sessions] = {}
