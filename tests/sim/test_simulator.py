@@ -330,3 +330,23 @@ def test_requests_too_long_for_the_cache_are_rejected_with_a_reason() -> None:
     )
     assert sim.summary["rejected"] == 5
     assert all("KV blocks" in (r.rejected or "") for r in sim.result.requests)
+
+
+def test_heterogeneous_replicas_each_use_their_own_hardware() -> None:
+    spec = scenario(
+        poisson(30.0, 300, fixed(1000), fixed(200)),
+        cluster={
+            "router": "least-outstanding",
+            "groups": [
+                {"count": 1, "deployment": {"hardware": "h100-sxm"}},
+                {"count": 1, "deployment": {"hardware": "h200"}},
+            ],
+        },
+    )
+    sim = simulate(spec)
+    check_invariants(sim)
+    h100, h200 = sim.result.replicas
+    assert h200.kv.capacity > h100.kv.capacity  # 141 GB vs 80 GB of HBM
+    assert h200.table.cost(32, 2000).seconds < h100.table.cost(32, 2000).seconds
+    served = [sum(r.replica == i for r in sim.result.requests) for i in (0, 1)]
+    assert served[1] >= served[0]  # the faster replica drains sooner and takes more

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,8 +41,7 @@ def _axis(dense_to: int, stop: float, ratio: float, *, zero: bool = True) -> tup
     return tuple(first + dense + tail)
 
 
-@dataclass(frozen=True)
-class StepCost:
+class StepCost(NamedTuple):
     """One step: seconds, and per-chip FLOPs and bytes moved (weights + KV)."""
 
     seconds: float
@@ -92,7 +91,9 @@ class StepTable:
                 prefill_context=past,
             )
             seconds.frombytes(np.ascontiguousarray(step.total + 0 * ctx, dtype=float).tobytes())
-            flops.frombytes(np.ascontiguousarray(step.flops_per_chip + 0 * ctx, dtype=float).tobytes())
+            flops.frombytes(
+                np.ascontiguousarray(step.flops_per_chip + 0 * ctx, dtype=float).tobytes()
+            )
             moved.frombytes(
                 np.ascontiguousarray(
                     step.weight_bytes_per_chip + step.kv_bytes_per_chip + 0 * ctx, dtype=float
@@ -162,13 +163,19 @@ class StepTable:
 
     def _decode_only(self, decode_seqs: float, decode_context: float) -> StepCost:
         """Bilinear in (sequences, context): the common step, written out for speed."""
-        (i, t), (j, u) = (self._cell(a, x) for a, x in zip(self.axes[:2], (decode_seqs, decode_context), strict=False))
+        (i, t), (j, u) = (
+            self._cell(a, x)
+            for a, x in zip(self.axes[:2], (decode_seqs, decode_context), strict=False)
+        )
         rows, cols = self._strides[0], self._strides[1]
         k00 = i * rows + j * cols
         k01, k10 = k00 + (cols if u else 0), k00 + (rows if t else 0)
         k11 = k10 + (cols if u else 0)
         w00, w01, w10, w11 = (1 - t) * (1 - u), (1 - t) * u, t * (1 - u), t * u
-        values = [w00 * tab[k00] + w01 * tab[k01] + w10 * tab[k10] + w11 * tab[k11] for tab in self._tables]
+        values = [
+            w00 * tab[k00] + w01 * tab[k01] + w10 * tab[k10] + w11 * tab[k11]
+            for tab in self._tables
+        ]
         return StepCost(seconds=values[0], flops_per_chip=values[1], bytes_per_chip=values[2])
 
     @staticmethod
@@ -202,9 +209,7 @@ class StepTable:
         return len(self._tables[0])
 
 
-def exact(
-    model: ModelSpec, res: Resources, layout: Layout, points: FloatArray
-) -> FloatArray:
+def exact(model: ModelSpec, res: Resources, layout: Layout, points: FloatArray) -> FloatArray:
     """`step_time` at rows of (decode seqs, decode context, prefill tokens, prefill seqs, past):
     the reference the table is checked against."""
     b, ctx, tokens, seqs, past = (points[:, i] for i in range(5))

@@ -45,7 +45,7 @@ class StepLog:
         self.end_s.append(end_s)
         self.seconds.append(plan.seconds)
         self.decodes.append(plan.decodes)
-        self.prefill_tokens.append(sum(n for _, n in plan.prefills))
+        self.prefill_tokens.append(plan.prefill_tokens)
         self.tokens_out.append(emitted)
         self.decode_gap_s.append(plan.decode_gap_s)
         self.flops_per_chip.append(plan.flops_per_chip)

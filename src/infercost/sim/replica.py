@@ -74,6 +74,7 @@ class StepPlan:
     decode_context: float
     prefills: list[tuple[Live, int]]  # (request, tokens this step)
     padding: int = 0  # static batching: finished sequences still computed
+    prefill_tokens: int = 0
     extra_s: float = 0.0  # swap-in transfers
     decode_gap_s: float = 0.0  # set when the step ends: time since the previous decode step
     seconds: float = 0.0
@@ -184,7 +185,7 @@ class Replica:
 
     def _priced(self, plan: StepPlan) -> StepPlan:
         plan.extra_s, self._transfer_s = self._transfer_s, 0.0
-        tokens = sum(n for _, n in plan.prefills)
+        tokens = plan.prefill_tokens = sum(n for _, n in plan.prefills)
         seqs = len(plan.prefills)
         past = sum(r.prefilled for r, _ in plan.prefills) / seqs if seqs else 0.0
         cost = self.table.cost(plan.decodes + plan.padding, plan.decode_context, tokens, seqs, past)

@@ -121,10 +121,12 @@ from pydantic import (
 
 from infercost.errors import InfercostError
 from infercost.sim.request import RequestSpec, Segment
-from infercost.sim.traces import TRACE_FORMATS, TraceFormat, read_trace
+from infercost.sim.traces import TraceFormat, read_trace
 from infercost.specs.model import Frozen
 
 BLOCK = 4096  # random numbers are drawn this many at a time
+_MAX_TOKENS = 10**9  # draws are capped here before the cast to integers (no overflow)
+_MAX_SECONDS = 1e9
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -188,7 +190,7 @@ def read_token_counts(path: str | Path, column: str | int | None = None) -> IntA
             counts.append(value)
     if not counts:
         raise InfercostError("empirical.path", str(path), "holds no token counts")
-    return np.rint(np.asarray(counts)).astype(np.int64)
+    return np.rint(np.asarray(counts, dtype=np.float64)).astype(np.int64)
 
 
 def _is_header(cells: list[str]) -> bool:
@@ -303,7 +305,7 @@ class LognormalLength(_Length):
 
         def draw(rng: np.random.Generator, n: int) -> IntArray:
             values = np.rint(np.exp(rng.normal(mu, sigma, n)))
-            return np.clip(values, low, high).astype(np.int64)
+            return np.clip(values, low, high if high is not None else _MAX_TOKENS).astype(np.int64)
 
         return draw
 
@@ -419,7 +421,7 @@ class LognormalDuration(_Duration):
             assert self.mean_s is not None
             median = self.mean_s * math.exp(-(self.sigma**2) / 2)
         values = np.exp(rng.normal(math.log(median), self.sigma, n))
-        return values if self.max_s is None else np.minimum(values, self.max_s)
+        return np.minimum(values, self.max_s if self.max_s is not None else _MAX_SECONDS)
 
 
 def _fixed_seconds(value: Any) -> Any:
@@ -494,7 +496,8 @@ class CurveArrival(Frozen):
         rates = np.array([r for _, r in self.points])
         xp = np.concatenate(([hours[-1] - 24], hours, [hours[0] + 24]))
         fp = np.concatenate(([rates[-1]], rates, [rates[0]]))
-        return np.interp(hour, xp, fp)
+        rate: FloatArray = np.interp(hour, xp, fp)
+        return rate
 
     def rate_at(self, t_s: FloatArray) -> FloatArray:
         """Arrival rate (1/s) at simulated times `t_s`."""
@@ -599,7 +602,9 @@ class RequestClass(Frozen):
             for name in ("prompt", "output"):
                 if getattr(self, name) is not None:
                     raise InfercostError(
-                        name, "set", "a session class takes its lengths from `session`; remove it"
+                        name,
+                        _described(getattr(self, name)),
+                        "a session class takes its lengths from `session`; remove it",
                     )
         elif (self.prompt is None) != (self.output is None):
             missing = "output" if self.output is None else "prompt"
@@ -632,7 +637,7 @@ class WorkloadSpec(Frozen):
                     if getattr(c, name) is not None:
                         raise InfercostError(
                             f"classes.{i}.{name}",
-                            "set",
+                            _described(getattr(c, name)),
                             "lengths come from the trace; remove it or set "
                             "arrival.lengths_from: classes",
                         )
@@ -715,6 +720,10 @@ def load_workload(
         raise user_error(err, data) from None
 
 
+def _described(spec: BaseModel) -> str:
+    return _short(spec.model_dump(mode="json", exclude_defaults=True))
+
+
 def _short(value: object, limit: int = 80) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -722,7 +731,9 @@ def _short(value: object, limit: int = 80) -> str:
 
 def user_error(err: ValidationError, data: Any, prefix: str = "workload") -> InfercostError:
     """The first problem of a validation error as one-line `InfercostError` with its field path."""
-    first = err.errors()[0]
+    problems = err.errors()
+    # a misspelt field also shows as a missing one: report the unknown name, it explains both
+    first = next((e for e in problems if e["type"] == "extra_forbidden"), problems[0])
     loc = list(first["loc"])
     path = [prefix, *_data_path(loc, data)]
     kind = first["type"]
@@ -768,8 +779,6 @@ def _data_path(loc: list[int | str], data: Any) -> list[int | str]:
         elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
             out.append(part)
             node = node[part]
-        elif node is None and not out:
-            out.append(part)
     return out
 
 
@@ -999,8 +1008,6 @@ def generate(
             raise InfercostError(
                 "workload.arrival.path", str(spec.arrival.path), f"no such file ({trace})"
             )
-        if spec.arrival.format not in TRACE_FORMATS:  # pragma: no cover - pydantic checks it
-            raise InfercostError("workload.arrival.format", spec.arrival.format, str(TRACE_FORMATS))
     streams = np.random.SeedSequence(seed).spawn(2 + len(spec.classes))
     plans = [
         _ClassPlan.build(c, np.random.default_rng(s), base)
@@ -1059,6 +1066,8 @@ def _requests(
                     prompt[where] = plan.prompts(len(where))
                     output[where] = plan.outputs(len(where))
         if not drawn:  # no sessions in this block: build the requests at C speed
+            # (positional: RequestSpec's fields start id, arrival_s, prompt_tokens, output_tokens,
+            # request_class, prefix — tests/sim/test_workload.py checks each of them)
             take = n if limit < 0 else min(n, limit - next_id)
             which = chosen[:take].tolist()
             labels: Iterable[str] = (
