@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from infercost.cli import JsonFlag, console, errors, print_json, user_errors
+from infercost.commands.base import JsonFlag, console, errors, print_json, user_errors
 from infercost.report.simulation import write_simulation
 from infercost.sim.scenario import load_scenario
 from infercost.simulation import Simulation, simulate
