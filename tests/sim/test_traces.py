@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -26,11 +28,16 @@ def _nondecreasing(rows: list[TraceRow]) -> bool:
 
 
 def test_azure_sample() -> None:
-    rows = list(read_azure(SAMPLES / "azure-sample.csv"))
+    path = SAMPLES / "azure-sample.csv"
+    rows = list(read_azure(path))
     assert len(rows) == 200
     assert rows[0].arrival_s == 0.0
     assert _nondecreasing(rows)
     assert all(r.prompt_tokens > 0 and r.output_tokens > 0 and r.prefix == () for r in rows)
+    assert 2 <= len(rows) / rows[-1].arrival_s <= 5  # requests per second, as in the real trace
+    with path.open(newline="") as handle:  # the real trace's 100 ns timestamps
+        stamps = [r["TIMESTAMP"] for r in csv.DictReader(handle)]
+    assert all(len(t) == len("2023-11-16 18:15:46.6805900") for t in stamps)
 
 
 def test_azure_timestamps_relative_to_first_row(tmp_path: Path) -> None:
@@ -57,6 +64,19 @@ def test_burstgpt_sample_skips_failed_rows() -> None:
     assert all(r.output_tokens > 0 for r in kept)
     assert _nondecreasing(kept)
     assert every[0].arrival_s == 0.0
+    with path.open(newline="") as handle:
+        raw = list(csv.DictReader(handle))
+    assert list(raw[0]) == [
+        "Timestamp",
+        "Model",
+        "Request tokens",
+        "Response tokens",
+        "Total tokens",
+        "Log Type",
+    ]
+    for r in raw:
+        total = int(r["Request tokens"]) + int(r["Response tokens"])
+        assert int(r["Total tokens"]) == total
 
 
 def test_burstgpt_ignores_extra_columns(tmp_path: Path) -> None:
@@ -82,6 +102,20 @@ def test_mooncake_sample_prefix_chain() -> None:
     assert len(set(firsts)) < len(firsts)
 
 
+def test_mooncake_sample_follows_the_format() -> None:
+    """One hash id per 512-token block (the last may be partial); equal ids, equal history."""
+    records = [json.loads(line) for line in (SAMPLES / "mooncake-sample.jsonl").open()]
+    assert records[0]["timestamp"] == 0
+    before: dict[int, tuple[int, ...]] = {}
+    for record in records:
+        assert list(record) == ["timestamp", "input_length", "output_length", "hash_ids"]
+        ids = record["hash_ids"]
+        assert len(ids) == math.ceil(record["input_length"] / 512)
+        for i, h in enumerate(ids):
+            assert before.setdefault(h, tuple(ids[:i])) == tuple(ids[:i])
+    assert len(before) < sum(len(r["hash_ids"]) for r in records)  # some blocks are shared
+
+
 def test_mooncake_prefix_full_blocks_only() -> None:
     assert mooncake_prefix([4, 5, 6], 1100) == (("mc4", 512), ("mc5", 512))
     assert mooncake_prefix([4, 5], 1024) == (("mc4", 512), ("mc5", 512))
@@ -102,6 +136,15 @@ def test_mooncake_milliseconds(tmp_path: Path) -> None:
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
     rows = list(read_mooncake(path))
     assert rows == [TraceRow(0.0, 600, 5, (("mc1", 512),)), TraceRow(2.5, 40, 7, ())]
+
+
+def test_byte_order_mark_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,5,6\n",
+        encoding="utf-8-sig",
+    )
+    assert list(read_azure(path)) == [TraceRow(0.0, 5, 6)]
 
 
 def test_read_trace_dispatches() -> None:
@@ -138,6 +181,20 @@ def test_read_trace_dispatches() -> None:
             2,
         ),
         ("m.jsonl", '{"timestamp": 0, "input_length": 5}\n', "mooncake", 1),
+        (
+            "m.jsonl",
+            '{"timestamp": 0, "input_length": 5, "output_length": 1}\n'
+            '{"timestamp": 1, "input_length": 1e30, "output_length": 1}\n',
+            "mooncake",
+            2,
+        ),
+        (
+            "b.csv",
+            "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+            "1,ChatGPT,5,2.5,7.5,API log\n",
+            "burstgpt",
+            2,
+        ),
         (
             "m.jsonl",
             '{"timestamp": 9, "input_length": 5, "output_length": 1}\n'

@@ -22,9 +22,11 @@ from infercost.sim.workload import (
     WorkloadSpec,
     generate,
     load_workload,
+    read_token_counts,
 )
 
-SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "traces"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SAMPLES = EXAMPLES / "traces"
 
 CHAT = {"prompt": 100, "output": 20}
 
@@ -84,11 +86,21 @@ def test_lengths_change_leaves_arrivals_alone() -> None:
     assert np.array_equal(times(a), times(b))
 
 
-def test_generation_is_lazy() -> None:
-    spec = workload({"kind": "poisson", "rate_rps": 100}, requests=10**7)
+@pytest.mark.parametrize(
+    "cls",
+    [
+        CHAT,
+        {"prompt": {"kind": "lognormal", "median": 500, "sigma": 1}, "output": 50},
+        {"session": {"turns": 4, "user_tokens": 30, "output": 40}},
+    ],
+)
+def test_generation_is_lazy(cls: dict[str, Any]) -> None:
+    spec = load_workload(
+        {"arrival": {"kind": "poisson", "rate_rps": 100}, "classes": [cls], "requests": 10**9}
+    )
     start = time.perf_counter()
     first = list(itertools.islice(generate(spec), 10))
-    assert len(first) == 10
+    assert [r.id for r in first] == list(range(10))
     assert time.perf_counter() - start < 5  # generous: only one block may be drawn
 
 
@@ -151,6 +163,29 @@ def test_duration_cuts_first_turns() -> None:
     assert len(t) == pytest.approx(500, rel=0.2)
 
 
+def test_duration_finishes_started_sessions() -> None:
+    session = {"turns": 5, "user_tokens": 10, "output": 10, "think_s": 4}
+    spec = load_workload(
+        {
+            "arrival": {"kind": "constant", "rate_rps": 1},
+            "classes": [{"session": session}],
+            "duration_s": 9.5,
+        }
+    )
+    reqs = list(generate(spec))
+    firsts = [r.arrival_s for r in reqs if r.turn == 0]
+    assert firsts == [float(i) for i in range(10)]  # 0 .. 9, the first after 9.5 ends the stream
+    assert len(reqs) == 50  # every started session keeps its five turns
+    assert max(r.arrival_s for r in reqs) == pytest.approx(9 + 4 * 4)
+
+
+def test_requests_and_duration_whichever_first() -> None:
+    spec = workload({"kind": "constant", "rate_rps": 10}, requests=30, duration_s=100)
+    assert len(times(spec)) == 30
+    spec = workload({"kind": "constant", "rate_rps": 10}, requests=3000, duration_s=10)
+    assert len(times(spec)) == 101  # 0, 0.1, ..., 10.0
+
+
 def test_closed_loop_spec() -> None:
     spec = load_workload(
         {
@@ -209,6 +244,21 @@ def test_empirical_from_files(tmp_path: Path) -> None:
     reqs = list(generate(spec))  # paths resolved at load time, any working directory
     assert {r.prompt_tokens for r in reqs} == {100, 200}
     assert {r.output_tokens for r in reqs} == {1, 5, 7}
+
+
+def test_token_count_file_checks(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.csv"
+    bom.write_text("tokens\n12\n30.4\n", encoding="utf-8-sig")
+    assert read_token_counts(bom).tolist() == [12, 30]
+    huge = tmp_path / "huge.txt"
+    huge.write_text("5\n6\n1e30\n")
+    with pytest.raises(InfercostError, match=r"huge\.txt:3"):
+        read_token_counts(huge)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("a,b\n1,2\n")
+    with pytest.raises(InfercostError, match="name one"):
+        read_token_counts(wide)
+    assert read_token_counts(wide, "b").tolist() == [2]
 
 
 def test_empirical_from_scenario_file(tmp_path: Path) -> None:
@@ -392,6 +442,39 @@ def test_trace_replay_lengths_and_scale() -> None:
     assert slower[-1].arrival_s == pytest.approx(reqs[-1].arrival_s * 3)
 
 
+def test_example_trace_scenario_loads() -> None:
+    """examples/simulate-trace.yaml replays the Azure sample at 4x speed."""
+    spec = load_workload(EXAMPLES / "simulate-trace.yaml")
+    reqs = list(generate(spec))
+    plain = list(
+        generate(
+            load_workload(
+                {
+                    "arrival": {
+                        "kind": "trace",
+                        "path": str(SAMPLES / "azure-sample.csv"),
+                        "format": "azure",
+                    }
+                }
+            )
+        )
+    )
+    assert len(reqs) == 200
+    assert [r.arrival_s for r in reqs] == pytest.approx([r.arrival_s / 4 for r in plain])
+    assert [r.prompt_tokens for r in reqs] == [r.prompt_tokens for r in plain]
+
+
+def test_trace_without_requests_errors(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text(
+        "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+        "1,ChatGPT,5,0,5,API log\n"
+    )
+    spec = load_workload({"arrival": {"kind": "trace", "path": str(path), "format": "burstgpt"}})
+    with pytest.raises(InfercostError, match=r"^workload\.arrival\.path: .*holds no requests"):
+        list(generate(spec))
+
+
 def test_trace_loop_and_class_lengths() -> None:
     arrival = {
         "kind": "trace",
@@ -534,6 +617,62 @@ def test_trace_mooncake_prefix_and_class_labels() -> None:
             "workload.classes.0.session.think_s",
             "-1",
         ),
+        (
+            {
+                "arrival": {"kind": "poisson", "rate_rps": 1},
+                "requests": 5,
+                "classes": [{"prompt": {"kind": "fixed", "tokens": 10**30}, "output": 1}],
+            },
+            "workload.classes.0.prompt.tokens",
+            "less than or equal to 1000000000",
+        ),
+        (
+            {
+                "arrival": {"kind": "poisson", "rate_rps": 1},
+                "requests": 5,
+                "classes": [
+                    {
+                        "prompt": {"kind": "lognormal", "median": float("inf"), "sigma": 1},
+                        "output": 1,
+                    }
+                ],
+            },
+            "workload.classes.0.prompt.median",
+            "finite",
+        ),
+        (
+            {
+                "arrival": {"kind": "poisson", "rate_rps": 1},
+                "requests": 5,
+                "classes": [{"prompt": {"kind": "empirical", "values": [5, 10**12]}, "output": 1}],
+            },
+            "workload.classes.0.prompt.values",
+            "≤ 1000000000",
+        ),
+        (
+            {
+                "arrival": {"kind": "poisson", "rate_rps": 1},
+                "requests": 5,
+                "classes": [{**CHAT, "system_prompt": {"key": "s", "tokens": 10**20}}],
+            },
+            "workload.classes.0.system_prompt.tokens",
+            "less than or equal",
+        ),
+        (
+            {"arrival": {"kind": "poisson", "rate_rps": 1}, "requests": "many", "classes": [CHAT]},
+            "workload.requests",
+            "integer",
+        ),
+        (
+            {
+                "arrival": {"kind": "poisson", "rate_rps": 1},
+                "requests": 5,
+                "classes": [CHAT],
+                "sede": 1,
+            },
+            "workload.sede",
+            "unknown field; allowed: arrival, classes, requests, duration_s, seed",
+        ),
     ],
 )
 def test_bad_values_one_line_error(
@@ -609,18 +748,40 @@ request_classes = st.one_of(
     arrival=arrivals,
     classes=st.lists(request_classes, min_size=1, max_size=3),
     requests=st.integers(1, 3000),
+    duration_s=st.none() | st.floats(0.5, 200),
     seed=st.integers(0, 2**32),
 )
 def test_stream_invariants(
-    arrival: dict[str, Any], classes: list[dict[str, Any]], requests: int, seed: int
+    arrival: dict[str, Any],
+    classes: list[dict[str, Any]],
+    requests: int,
+    duration_s: float | None,
+    seed: int,
 ) -> None:
     named = [{"name": f"c{i}", **c} for i, c in enumerate(classes)]
-    spec = load_workload({"arrival": arrival, "classes": named, "requests": requests, "seed": seed})
+    spec = load_workload(
+        {
+            "arrival": arrival,
+            "classes": named,
+            "requests": requests,
+            "duration_s": duration_s,
+            "seed": seed,
+        }
+    )
     reqs = list(generate(spec))
-    assert [r.id for r in reqs] == list(range(requests))
+    if duration_s is None:
+        assert len(reqs) == requests
+    assert [r.id for r in reqs] == list(range(len(reqs)))
+    assert len(reqs) <= requests
     firsts = [r.arrival_s for r in reqs if r.turn == 0]
     assert all(b >= a for a, b in itertools.pairwise(firsts))
+    assert duration_s is None or all(t <= duration_s for t in firsts)
     assert all(r.arrival_s >= 0 and np.isfinite(r.arrival_s) for r in reqs)
     assert all(r.prompt_tokens >= 1 and r.output_tokens >= 1 for r in reqs)
     assert all(r.prompt_tokens >= r.prefix_tokens for r in reqs)
     assert all(isinstance(r.prompt_tokens, int) and isinstance(r.output_tokens, int) for r in reqs)
+    for turns in _by_session(reqs).values():
+        for now, nxt in itertools.pairwise(turns):
+            own = now.prompt_tokens - now.prefix_tokens + now.output_tokens
+            assert nxt.prefix == (*now.prefix, (now.publishes, own))
+            assert nxt.prompt_tokens > now.prompt_tokens + now.output_tokens

@@ -1,9 +1,10 @@
 """Readers for public LLM-serving traces, one request per row, read lazily (line by line).
 
 Every reader yields `TraceRow(arrival_s, prompt_tokens, output_tokens, prefix)`: seconds after the
-trace's first row, token counts as recorded (0 allowed; the workload generator clips to ≥ 1), and a
-prefix chain of named segments (`()` except for Mooncake). A row that cannot be read raises
-`InfercostError` naming the file and line (`path:line`). Timestamps must not decrease.
+trace's first row, token counts as recorded (0 allowed; the workload generator clips to ≥ 1; more
+than 10⁹ is refused as corrupt), and a prefix chain of named segments (`()` except for Mooncake). A
+row that cannot be read raises `InfercostError` naming the file and line (`path:line`). Timestamps
+must not decrease. A UTF-8 byte-order mark at the start of a file is ignored.
 
 Formats (checked against the public repositories and the tools that replay them):
 
@@ -41,6 +42,7 @@ TraceFormat = Literal["azure", "burstgpt", "mooncake"]
 TRACE_FORMATS: tuple[TraceFormat, ...] = ("azure", "burstgpt", "mooncake")
 
 MOONCAKE_BLOCK_TOKENS = 512
+_MAX_TOKENS = 10**9  # a larger count is a corrupt row (and would overflow int64 arithmetic)
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 BURSTGPT_COLUMNS = ("Timestamp", "Request tokens", "Response tokens")
@@ -73,15 +75,15 @@ def _short(value: object, limit: int = 80) -> str:
 
 def _open(path: Path) -> Any:
     try:
-        return path.open(newline="", encoding="utf-8")
+        return path.open(newline="", encoding="utf-8-sig")  # tolerate a byte-order mark
     except OSError as err:
         raise InfercostError("trace", str(path), f"cannot be read ({err.strerror})") from None
 
 
 def _count(text: str) -> int:
-    """A token count: a non-negative integer (a float with no fraction, e.g. `12.0`, is accepted)."""
+    """A token count: an integer from 0 to 10⁹ (a float with no fraction, e.g. `12.0`, is accepted)."""
     number = float(text)
-    if not math.isfinite(number) or number < 0 or number != int(number):
+    if not math.isfinite(number) or not 0 <= number <= _MAX_TOKENS or number != int(number):
         raise ValueError(text)
     return int(number)
 

@@ -63,8 +63,9 @@ Lengths (`prompt`, `output`, reasoning `tokens`, session lengths) are `fixed {to
 number), `uniform {low, high}` (inclusive), `lognormal {median | mean, sigma, min: 1, max}`, or
 `empirical {path | values, column}` (token counts drawn with replacement from a CSV or text file, one
 count per line or a CSV column chosen by `column`, header optional; relative paths are resolved
-against the scenario file's directory). Every draw is rounded and clipped to ≥ 1. Durations
-(`think_s`) are a number of seconds, `exponential {mean_s}`, `uniform {low_s, high_s}` or
+against the scenario file's directory). Every draw is rounded and clipped to ≥ 1 (and at most 10⁹;
+a larger count given in a spec or file is refused). Durations (`think_s`) are a number of seconds,
+`exponential {mean_s}`, `uniform {low_s, high_s}` or
 `lognormal {median_s | mean_s, sigma, max_s}`.
 
 Requests of a class: `prompt_tokens` = system prompt + the `prompt` draw; `prefix` is the system
@@ -160,7 +161,7 @@ def read_token_counts(path: str | Path, column: str | int | None = None) -> IntA
     """
     path = Path(path)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")  # tolerate a BOM
     except OSError as err:
         raise InfercostError(
             "empirical.path", str(path), f"cannot be read ({err.strerror})"
@@ -181,11 +182,11 @@ def read_token_counts(path: str | Path, column: str | int | None = None) -> IntA
                 value = float(cells[index])
             except (ValueError, IndexError):
                 value = math.nan
-            if not math.isfinite(value) or value < 0:
+            if not math.isfinite(value) or not 0 <= value <= _MAX_TOKENS:
                 raise InfercostError(
                     f"{path}:{reader.line_num}",
                     ",".join(row),
-                    f"expected a token count ≥ 0 in column {index}",
+                    f"expected a token count from 0 to {_MAX_TOKENS} in column {index}",
                 )
             counts.append(value)
     if not counts:
@@ -246,7 +247,7 @@ class FixedLength(_Length):
     """Always `tokens`."""
 
     kind: Literal["fixed"] = "fixed"
-    tokens: int = Field(ge=1)
+    tokens: int = Field(ge=1, le=_MAX_TOKENS)
 
     def sampler(self, base_dir: Path = Path(".")) -> Sampler:
         tokens = self.tokens
@@ -257,8 +258,8 @@ class UniformLength(_Length):
     """Integers from `low` to `high`, both included, equally likely."""
 
     kind: Literal["uniform"] = "uniform"
-    low: int = Field(ge=1)
-    high: int = Field(ge=1)
+    low: int = Field(ge=1, le=_MAX_TOKENS)
+    high: int = Field(ge=1, le=_MAX_TOKENS)
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformLength:
@@ -278,11 +279,11 @@ class LognormalLength(_Length):
     """
 
     kind: Literal["lognormal"] = "lognormal"
-    median: float | None = Field(None, gt=0)
-    mean: float | None = Field(None, gt=0)
+    median: float | None = Field(None, gt=0, allow_inf_nan=False)
+    mean: float | None = Field(None, gt=0, allow_inf_nan=False)
     sigma: float = Field(ge=0, le=10)
-    min: int = Field(1, ge=1)
-    max: int | None = Field(None, ge=1)
+    min: int = Field(1, ge=1, le=_MAX_TOKENS)
+    max: int | None = Field(None, ge=1, le=_MAX_TOKENS)
 
     @model_validator(mode="after")
     def _one_centre(self) -> LognormalLength:
@@ -328,6 +329,8 @@ class EmpiricalLength(_Length):
     def _counts(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
         if value is not None and min(value) < 0:
             raise InfercostError("", min(value), "token counts must be ≥ 0")
+        if value is not None and max(value) > _MAX_TOKENS:
+            raise InfercostError("", max(value), f"token counts must be ≤ {_MAX_TOKENS}")
         return value
 
     @model_validator(mode="after")
@@ -402,8 +405,8 @@ class UniformDuration(_Duration):
 
 class LognormalDuration(_Duration):
     kind: Literal["lognormal"] = "lognormal"
-    median_s: float | None = Field(None, gt=0)
-    mean_s: float | None = Field(None, gt=0)
+    median_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    mean_s: float | None = Field(None, gt=0, allow_inf_nan=False)
     sigma: float = Field(ge=0, le=10)
     max_s: float | None = Field(None, gt=0)
 
@@ -556,7 +559,7 @@ class SystemPrompt(Frozen):
     """A prompt start shared by every request of a class (one named prefix segment)."""
 
     key: str = Field(min_length=1)
-    tokens: int = Field(ge=1)
+    tokens: int = Field(ge=1, le=_MAX_TOKENS)
 
 
 class Reasoning(Frozen):
@@ -884,7 +887,7 @@ def _trace_blocks(arrival: TraceArrival, path: Path) -> Iterator[_Block]:
         if times:
             yield _trace_block(times, prompts, outputs, prefixes)
         if count == 0:
-            raise InfercostError("arrival.path", str(path), "holds no requests")
+            raise InfercostError("workload.arrival.path", str(path), "holds no requests")
         if not arrival.loop:
             return
         gap = last / (count - 1) if count > 1 and last > 0 else 1.0
