@@ -45,7 +45,9 @@ def test_table_is_within_a_few_percent_of_the_kernel(model_id: str, tp: int) -> 
     assert err.max() < 0.08  # worst cells straddle a roofline kink
     decode_only = tokens == 0
     assert err[decode_only].max() < 0.03
-    also = np.array([table.seconds(*row) for row in zip(b, ctx, tokens, seqs, past, strict=True)])
+    also = np.array(
+        [table.cost(*row).seconds for row in zip(b, ctx, tokens, seqs, past, strict=True)]
+    )
     np.testing.assert_allclose(also, got, rtol=1e-12)
 
 

@@ -101,7 +101,7 @@ def check_invariants(sim: Simulation) -> None:
     for r in done:
         if r.preemptions:
             continue
-        alone = table.seconds(0, 0, r.spec.prompt_tokens - r.cached_tokens, 1, r.cached_tokens)
+        alone = table.cost(0, 0, r.spec.prompt_tokens - r.cached_tokens, 1, r.cached_tokens).seconds
         assert r.first_token_s is not None
         assert r.first_token_s - r.arrival_s >= alone * 0.99
 

@@ -189,21 +189,6 @@ class StepTable:
         lo = axis[i]
         return i, (x - lo) / (axis[i + 1] - lo)
 
-    def seconds(
-        self,
-        decode_seqs: float,
-        decode_context: float,
-        prefill_tokens: float = 0.0,
-        prefill_seqs: float = 0.0,
-        prefill_context: float = 0.0,
-    ) -> float:
-        """Only the step time."""
-        corners = self._corners(
-            self._point(decode_seqs, decode_context, prefill_tokens, prefill_seqs, prefill_context)
-        )
-        table = self._tables[0]
-        return sum(table[k] * w for k, w in corners)
-
     @property
     def points(self) -> int:
         return len(self._tables[0])

@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
+from infercost._types import FloatArray
 from infercost.sim.kv_cache import block_hashes
 from infercost.sim.replica import Live, Replica, StepPlan
 from infercost.sim.request import RequestSpec
@@ -39,6 +42,11 @@ class StepLog:
     bytes_per_chip: array[float] = field(default_factory=lambda: array("d"))
     kv_occupancy: array[float] = field(default_factory=lambda: array("d"))
     waiting: array[int] = field(default_factory=lambda: array("i"))
+
+    def column(self, name: str) -> FloatArray:
+        """One column as a float array (empty when no step ran)."""
+        out: FloatArray = np.asarray(getattr(self, name), dtype=float)
+        return out
 
     def add(self, replica: Replica, plan: StepPlan, end_s: float, emitted: int) -> None:
         self.replica.append(replica.index)

@@ -112,8 +112,7 @@ def _steady_tps(result: RunResult, finishes: FloatArray) -> float:
     if finishes.size < 10:
         return float("nan")
     t1, t2 = np.percentile(finishes, [10, 90])
-    end = np.frombuffer(result.steps.end_s, dtype=float)
-    emitted = np.frombuffer(result.steps.tokens_out, dtype=np.int32)
+    end, emitted = result.steps.column("end_s"), result.steps.column("tokens_out")
     inside = (end > t1) & (end <= t2)
     return float(emitted[inside].sum() / (t2 - t1)) if t2 > t1 else float("nan")
 
@@ -133,43 +132,22 @@ def summarize(
     in_tokens = float(cols["prompt_tokens"][done].sum())
 
     steps = result.steps
-    step_s = np.frombuffer(steps.seconds, dtype=float) if len(steps.seconds) else np.zeros(0)
-    decodes = (
-        np.frombuffer(steps.decodes, dtype=np.int32).astype(float)
-        if len(steps.decodes)
-        else np.zeros(0)
-    )
-    replica_of = (
-        np.frombuffer(steps.replica, dtype=np.int32)
-        if len(steps.replica)
-        else np.zeros(0, dtype=np.int32)
-    )
+    step_s, decodes = steps.column("seconds"), steps.column("decodes")
+    replica_of = steps.column("replica").astype(np.int64)
     gaps = np.array([g for r in result.requests for g in r.itl_gaps_s])
-    decode_gaps = (
-        np.frombuffer(steps.decode_gap_s, dtype=float) if len(steps.decode_gap_s) else np.zeros(0)
-    )
-    itl_values = np.concatenate([decode_gaps[decodes > 0], gaps])
-    itl_weights = np.concatenate([decodes[decodes > 0], np.ones(gaps.size)])
+    decoding = decodes > 0
+    itl_values = np.concatenate([steps.column("decode_gap_s")[decoding], gaps])
+    itl_weights = np.concatenate([decodes[decoding], np.ones(gaps.size)])
 
     n_rep = len(result.replicas)
-    busy = np.bincount(replica_of, weights=step_s, minlength=n_rep) / duration
-    flops = np.bincount(
-        replica_of,
-        weights=np.frombuffer(steps.flops_per_chip, dtype=float)
-        if len(steps.flops_per_chip)
-        else None,
-        minlength=n_rep,
-    )
-    moved = np.bincount(
-        replica_of,
-        weights=np.frombuffer(steps.bytes_per_chip, dtype=float)
-        if len(steps.bytes_per_chip)
-        else None,
-        minlength=n_rep,
-    )
-    occupancy = (
-        np.frombuffer(steps.kv_occupancy, dtype=float) if len(steps.kv_occupancy) else np.zeros(0)
-    )
+
+    def per_replica(column: str) -> FloatArray:
+        weights = steps.column(column)
+        return np.bincount(replica_of, weights=weights, minlength=n_rep).astype(float)
+
+    busy = per_replica("seconds") / duration
+    flops, moved = per_replica("flops_per_chip"), per_replica("bytes_per_chip")
+    occupancy = steps.column("kv_occupancy")
     kv_mean = float(np.average(occupancy, weights=step_s)) if step_s.sum() > 0 else 0.0
     hits = sum(r.kv.hit_tokens for r in result.replicas)
     queried = sum(r.kv.query_tokens for r in result.replicas)
@@ -219,25 +197,22 @@ def summarize(
 
 
 def timeline(result: RunResult, bins: int = 200) -> dict[str, FloatArray]:
-    """Per time bin: output tokens/s (emitted by steps ending in the bin), mean queue length and mean KV occupancy (all replicas)."""
+    """Per time bin: output tokens/s (emitted by steps ending in the bin), mean queue length and
+    mean KV occupancy (all replicas)."""
     steps = result.steps
     if not len(steps.end_s):
         empty = np.zeros(0)
         return {"time_s": empty, "output_tps": empty, "waiting": empty, "kv_occupancy": empty}
-    end = np.frombuffer(steps.end_s, dtype=float)
+    end = steps.column("end_s")
     edges = np.linspace(0.0, float(end.max()) + 1e-9, bins + 1)
     width = edges[1] - edges[0]
     which = np.clip(np.searchsorted(edges, end, side="right") - 1, 0, bins - 1)
-    tokens = np.bincount(
-        which, weights=np.frombuffer(steps.tokens_out, dtype=np.int32).astype(float), minlength=bins
-    )
     count = np.maximum(np.bincount(which, minlength=bins), 1)
-    waiting = np.bincount(
-        which, weights=np.frombuffer(steps.waiting, dtype=np.int32).astype(float), minlength=bins
-    )
-    occupancy = np.bincount(
-        which, weights=np.frombuffer(steps.kv_occupancy, dtype=float), minlength=bins
-    )
+
+    def per_bin(column: str) -> FloatArray:
+        return np.bincount(which, weights=steps.column(column), minlength=bins).astype(float)
+
+    tokens, waiting, occupancy = per_bin("tokens_out"), per_bin("waiting"), per_bin("kv_occupancy")
     return {
         "time_s": (edges[:-1] + edges[1:]) / 2,
         "output_tps": tokens / width,
