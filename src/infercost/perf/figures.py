@@ -167,3 +167,39 @@ def figures(
         latency_floor_s=floor,
         critical_batch=critical_batch(model, res, layout),
     )
+
+
+def default_layout(model: ModelSpec, chips: int) -> Parallelism:
+    """Tensor parallel over all chips when the heads allow it, else the largest valid TP with PP."""
+    for tp in sorted((t for t in range(1, chips + 1) if chips % t == 0), reverse=True):
+        candidate = Parallelism(tp=tp, pp=chips // tp)
+        try:
+            check_layout(model, candidate)
+        except InfercostError:
+            continue
+        return candidate
+    raise InfercostError("chips", chips, "no tensor/pipeline split of this many chips is valid")
+
+
+def resolve_parallelism(
+    model: ModelSpec,
+    chips: int | None,
+    tp: int | None,
+    pp: int | None,
+    dp: int | None,
+    ep: int | None,
+) -> Parallelism:
+    if chips is not None and chips < 1:
+        raise InfercostError("chips", chips, "must be a whole number ≥ 1")
+    if tp is None and pp is None and dp is None:
+        layout = default_layout(model, chips or 1)
+        return layout.model_copy(update={"ep": ep or 1})
+    for name, value in (("tp", tp), ("pp", pp), ("dp", dp), ("ep", ep)):
+        if value is not None and value < 1:
+            raise InfercostError(name, value, "must be a whole number ≥ 1")
+    layout = Parallelism(tp=tp or 1, pp=pp or 1, dp=dp or 1, ep=ep or 1)
+    if chips is not None and chips != layout.chips:
+        raise InfercostError(
+            "chips", chips, f"must equal tp×pp×dp = {layout.chips} for the layout given"
+        )
+    return layout
