@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from infercost.commands.base import JsonFlag, console, print_json, user_errors
+from infercost.commands.price_extra import register as register_derived
 from infercost.econ.price_decode import decode_sheet
 from infercost.econ.price_sheets import (
     describe_source,
@@ -96,6 +97,9 @@ def decode_cmd(
         console.print(f"  reading: {imp.reading}", highlight=False)
         for a in imp.assumptions:
             console.print(f"  assumes: {a}", highlight=False)
+
+
+register_derived(price_app)  # price sheet, price breakeven
 
 
 def register(app: typer.Typer) -> None:
