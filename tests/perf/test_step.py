@@ -159,9 +159,12 @@ def test_monotone_and_bandwidth_invariants(model_id, batch, context, chunk, tp):
         )
 
     base = t()
-    assert t(b=batch + 1) >= base - 1e-15
-    assert t(c=context * 2) >= base - 1e-15
-    assert t(p=chunk + 64) >= base - 1e-15
+    # one op's FLOP rate rises with its token count, so in a mixed step one more decode token speeds
+    # up the prefill attention it shares an op with by ~1e-7 relative: allow that, nothing more
+    slack = base * 1e-6
+    assert t(b=batch + 1) >= base - slack
+    assert t(c=context * 2) >= base - slack
+    assert t(p=chunk + 64) >= base - slack
     faster_memory = replace(res, memory_bw=res.memory_bw * 2)
     faster_compute = replace(
         res, linear_flops=res.linear_flops * 2, attention_flops=res.attention_flops * 2

@@ -1,0 +1,256 @@
+"""`infercost compare MODEL --hardware ID1,ID2,…`: hardware side by side for one model and workload."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from infercost.commands.base import JsonFlag, console, print_json, user_errors
+from infercost.econ.compare import CompareEntry, Comparison, compare
+from infercost.errors import InfercostError
+
+
+def _fmt(value: float | None, spec: str, none: str = "—") -> str:
+    return none if value is None else format(value, spec)
+
+
+def _max_context(e: CompareEntry) -> str:
+    text = f"{e.max_context_tokens:,}"
+    if e.model_max_context is not None and e.max_context_tokens > e.model_max_context:
+        text += f" (model {e.model_max_context:,})"
+    return text
+
+
+def compare_table(result: Comparison) -> Table:
+    workload = f"isl {result.isl} / osl {result.osl}"
+    if result.tpot_slo_ms is not None:
+        workload += f", TPOT ≤ {result.tpot_slo_ms:g} ms"
+    if result.batch is not None:
+        workload += f", batch {result.batch}"
+    table = Table(title=f"compare — {result.model}, {workload}")
+    table.add_column("", justify="left")
+    for e in result.entries:
+        table.add_column(
+            e.hardware + (" (hypothetical)" if e.hypothetical else ""), justify="right"
+        )
+    base = result.baseline
+    rows: list[tuple[str, list[str]]] = [
+        ("layout", [f"{e.chips}× tp{e.tp} pp{e.pp}, {e.weights}" for e in result.entries]),
+        ("batch", [str(e.batch) + ("" if e.slo_met else " (SLO missed)") for e in result.entries]),
+        ("TPOT ms", [f"{e.tpot_ms:.2f}" for e in result.entries]),
+        ("TTFT ms (1 request)", [f"{e.ttft_ms:.0f}" for e in result.entries]),
+        ("tok/s per chip", [f"{e.output_tps_per_chip:,.0f}" for e in result.entries]),
+        ("$/Mtok output", [f"{e.usd_per_mtok_output:.3f}" for e in result.entries]),
+        ("$/chip-hour", [f"{e.price.usd_per_chip_hour:.2f}" for e in result.entries]),
+        (
+            "tokens/J (TDP-based)",
+            [_fmt(e.tokens_per_joule, ".2f", "TDP unknown") for e in result.entries],
+        ),
+        ("latency floor ms", [f"{e.latency_floor_ms:.2f}" for e in result.entries]),
+        ("cost floor $/Mtok", [f"{e.cost_floor_usd_per_mtok:.3f}" for e in result.entries]),
+        ("critical batch", [_fmt(e.critical_batch, ".0f", "none") for e in result.entries]),
+        ("drain time ms", [_fmt(e.drain_time_ms, ".1f") for e in result.entries]),
+        (
+            f"max context @ batch {result.entries[0].target_batch}",
+            [_max_context(e) for e in result.entries],
+        ),
+        ("bound by", [e.bound for e in result.entries]),
+        (f"perf/$ vs {base}", [f"{r.perf_per_usd:.2f}×" for r in result.ratios]),
+        (
+            f"perf/W vs {base}",
+            [
+                ("—" if r.perf_per_watt is None else f"{r.perf_per_watt:.2f}×")
+                for r in result.ratios
+            ],
+        ),
+        (f"tok/s/chip vs {base}", [f"{r.tokens_per_s_per_chip:.2f}×" for r in result.ratios]),
+        (f"tok/s/user vs {base}", [f"{r.tokens_per_s_per_user:.2f}×" for r in result.ratios]),
+    ]
+    for label, cells in rows:
+        table.add_row(label, *cells)
+    return table
+
+
+def sensitivity_table(result: Comparison) -> Table:
+    table = Table(
+        title="sensitivity — elasticity to +10 % of each resource "
+        "($/Mtok: layout and batch re-chosen; TPOT and latency floor: same layout and batch)"
+    )
+    for name in ("hardware", "resource", "$/Mtok", "TPOT", "latency floor", "re-chosen"):
+        table.add_column(name, justify="left" if name in ("hardware", "resource") else "right")
+    for s in result.sensitivity or []:
+        for el in s.elasticities:
+            mark = " ◀" if el.resource == s.most_valuable else ""
+            table.add_row(
+                s.hardware,
+                el.resource + mark,
+                f"{el.usd_per_mtok_output:+.2f}",
+                f"{el.tpot:+.2f}",
+                f"{el.latency_floor:+.2f}",
+                f"{el.chips} chips, batch {el.batch}",
+            )
+    return table
+
+
+def summary_lines(result: Comparison) -> list[str]:
+    lines = []
+    for e in result.entries:
+        p = e.price
+        when = (
+            f", as of {p.as_of}" if p.as_of else (", undated" if p.source != "user input" else "")
+        )
+        lines.append(f"price {e.hardware}: ${p.usd_per_chip_hour:.2f}/chip-hour ({p.source}{when})")
+    lines.append(f"tokens/J: {result.energy_basis}")
+    for s in result.sensitivity or []:
+        if s.most_valuable != "none":
+            lines.append(f"{s.hardware}: +10 % {s.most_valuable} lowers $/Mtok most")
+    return lines
+
+
+def write_html(result: Comparison, path: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = [e.hardware for e in result.entries]
+    panels = [
+        ("$/Mtok output", [e.usd_per_mtok_output for e in result.entries]),
+        ("tokens/s per chip", [e.output_tps_per_chip for e in result.entries]),
+        ("tokens/J (TDP-based)", [e.tokens_per_joule or 0.0 for e in result.entries]),
+        ("latency floor ms", [e.latency_floor_ms for e in result.entries]),
+    ]
+    sens = result.sensitivity or []
+    rows = 2 if sens else 1
+    titles = [t for t, _ in panels] + (["elasticity of $/Mtok to +10 %"] if sens else [])
+    fig = make_subplots(
+        rows=rows,
+        cols=len(panels),
+        subplot_titles=titles,
+        specs=[[{}] * len(panels)] + ([[{"colspan": len(panels)}] + [None] * 3] if sens else []),
+    )
+    for i, (label, values) in enumerate(panels, start=1):
+        fig.add_trace(go.Bar(x=names, y=values, name=label, showlegend=False), row=1, col=i)
+    for s in sens:
+        fig.add_trace(
+            go.Bar(
+                x=[el.resource for el in s.elasticities],
+                y=[el.usd_per_mtok_output for el in s.elasticities],
+                name=s.hardware,
+            ),
+            row=2,
+            col=1,
+        )
+    workload = f"isl {result.isl} / osl {result.osl}"
+    if result.tpot_slo_ms is not None:
+        workload += f", TPOT ≤ {result.tpot_slo_ms:g} ms"
+    fig.update_layout(
+        title=f"{result.model} — {workload}<br><sup>{result.energy_basis}</sup>",
+        template="plotly_white",
+        barmode="group",
+        height=450 * rows,
+    )
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+
+
+def write_compare(result: Comparison, out: Path) -> list[Path]:
+    """compare.json and compare.html (plotly.js inline, no CDN) under `out` (created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "compare.json", out / "compare.html"]
+    paths[0].write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    write_html(result, paths[1])
+    return paths
+
+
+def parse_prices(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        ref, sep, value = item.rpartition("=")
+        try:
+            price = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not ref.strip():
+            raise InfercostError("price_per_hour", item, "use ID=USD_PER_CHIP_HOUR, e.g. h200=3.5")
+        out[ref.strip()] = price
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("compare")
+    def compare_cmd(
+        model: Annotated[
+            str, typer.Argument(help="Catalog model id, or a config.json file/directory.")
+        ],
+        hardware: Annotated[
+            str,
+            typer.Option(
+                "--hardware", "-H", help="Comma-separated catalog ids or spec YAML files."
+            ),
+        ],
+        chips: Annotated[
+            int | None,
+            typer.Option(help="Chips per replica (default: search 1, 2, 4, … that fit)."),
+        ] = None,
+        batch: Annotated[
+            int | None, typer.Option(help="Fix the decode batch (default: the cheapest).")
+        ] = None,
+        isl: Annotated[int, typer.Option(help="Prompt tokens per request.")] = 1024,
+        osl: Annotated[int, typer.Option(help="Output tokens per request.")] = 256,
+        tpot_slo_ms: Annotated[
+            float | None, typer.Option(help="Most ms per output token allowed.")
+        ] = None,
+        price_per_hour: Annotated[
+            list[str] | None,
+            typer.Option(help="USD per chip-hour as ID=X (repeatable; default: the catalog's)."),
+        ] = None,
+        target_batch: Annotated[
+            int | None, typer.Option(help="Sequences for the max-context figure (default 1).")
+        ] = None,
+        weights: Annotated[
+            str | None, typer.Option(help="Weight format id (default: the model's).")
+        ] = None,
+        kv: Annotated[str | None, typer.Option(help="KV-cache format id.")] = None,
+        engine: Annotated[str | None, typer.Option(help="Serving engine profile.")] = None,
+        sensitivity: Annotated[
+            bool,
+            typer.Option(
+                "--sensitivity", help="Elasticity of $/Mtok and TPOT to +10 % of each resource."
+            ),
+        ] = False,
+        out: Annotated[
+            Path | None, typer.Option(help="Write compare.json and compare.html (offline) here.")
+        ] = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Best layout, tokens/s per chip, $/Mtok, tokens/J, floors, drain time, max context and the
+        bounding resource for each hardware; ratios against the first."""
+        with user_errors():
+            result = compare(
+                model,
+                [h.strip() for h in hardware.split(",") if h.strip()],
+                chips=chips,
+                batch=batch,
+                isl=isl,
+                osl=osl,
+                tpot_slo_ms=tpot_slo_ms,
+                price_per_hour=parse_prices(price_per_hour or []),
+                engine=engine,
+                target_batch=target_batch,
+                weights=weights,
+                kv=kv,
+                with_sensitivity=sensitivity,
+            )
+        written = write_compare(result, out) if out else []
+        if as_json:
+            print_json(result.to_dict())
+            return
+        console.print(compare_table(result))
+        if result.sensitivity:
+            console.print(sensitivity_table(result))
+        for line in summary_lines(result):
+            console.print(line, highlight=False)
+        for path in written:
+            console.print(f"wrote {path}")
