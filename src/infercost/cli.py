@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from infercost import catalog
-from infercost.commands import bench, compare, cost, frontier, ingest, price, simulate
+from infercost.commands import bench, compare, cost, frontier, ingest, price, simulate, tco
 from infercost.commands.base import (
     JsonFlag,
     console,
@@ -218,7 +218,7 @@ def calibrate_cmd(
             )
 
 
-for command_group in (simulate, ingest, frontier, price, bench, cost, compare):
+for command_group in (simulate, ingest, frontier, price, bench, cost, compare, tco):
     command_group.register(app)
 
 
