@@ -275,3 +275,22 @@ def test_cli_error_exit_2(runner_app: typer.Typer) -> None:
     result = CliRunner().invoke(runner_app, ["frontier", "llama-3.1-8b", "--hardware", "h999"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_layout_sweep_pareto_spans_chip_counts_and_skips_what_does_not_fit() -> None:
+    from infercost.econ.frontier import layout_frontier, pareto_mask
+
+    points, skipped = layout_frontier("llama-3.1-70b", "h100-sxm", [2, 4, 8])
+    assert 2 in skipped and "does not fit" in skipped[2]
+    pareto = [p for p in points if p.pareto]
+    assert {p.chips for p in pareto} == {4, 8}  # 8 chips buy speed 4 cannot; 4 are cheaper
+    # the Pareto flags are exactly the non-dominated set over every layout's points
+    import numpy as np
+
+    mask = pareto_mask(
+        np.array([p.point.tokens_per_s_per_user for p in points]),
+        np.array([p.point.usd_per_mtok_output for p in points]),
+    )
+    assert [p.pareto for p in points] == list(mask)
+    fastest = max(points, key=lambda p: p.point.tokens_per_s_per_user)
+    assert fastest.chips == 8 and fastest.pareto

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from infercost.commands.base import JsonFlag, console, print_json, user_errors
-from infercost.econ.frontier import FastMode, Frontier, frontier
+from infercost.econ.frontier import FastMode, Frontier, frontier, layout_frontier
 from infercost.econ.quantization import QuantizationWhatIf, quantization_whatif
 from infercost.errors import InfercostError
 from infercost.report.frontier_plot import frontier_json, price_note, title, write_frontier
@@ -159,6 +159,12 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="USD per chip-hour (default: the catalog's default price)."),
         ] = None,
         engine: Annotated[str | None, typer.Option(help="Serving engine profile.")] = None,
+        sweep_chips: Annotated[
+            str | None,
+            typer.Option(
+                help="Also sweep chips per replica, e.g. 1,2,4,8: the Pareto set across them."
+            ),
+        ] = None,
         speed: Annotated[
             float | None,
             typer.Option(help="Fast mode: tokens/s per user as a multiple of the cheapest point."),
@@ -171,6 +177,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Tokens/s per user against $/Mtok for every batch that fits: floors, critical batch,
         single-user vs best-batch price, fast mode and the KV-over-weights context."""
+        if sweep_chips:
+            _layout_sweep(
+                model, hardware, sweep_chips, weights, kv, isl, osl, price_per_hour, engine, as_json
+            )
+            return
         with user_errors():
             front = frontier(
                 model,
@@ -256,3 +267,54 @@ def register(app: typer.Typer) -> None:
                 console.print(f"quality {r.format}: {r.quality.source}", highlight=False)
         for fmt_id, why in result.skipped.items():
             console.print(f"skipped {fmt_id}: {why}", highlight=False)
+
+
+def _layout_sweep(
+    model: str,
+    hardware: str,
+    sweep_chips: str,
+    weights: str | None,
+    kv: str | None,
+    isl: int,
+    osl: int,
+    price_per_hour: float | None,
+    engine: str | None,
+    as_json: bool,
+) -> None:
+    with user_errors():
+        try:
+            counts = [int(c) for c in sweep_chips.split(",") if c.strip()]
+        except ValueError:
+            raise InfercostError(
+                "sweep_chips", sweep_chips, "comma-separated whole numbers, e.g. 1,2,4,8"
+            ) from None
+        points, skipped = layout_frontier(
+            model,
+            hardware,
+            counts,
+            weights=weights,
+            kv=kv,
+            isl=isl,
+            osl=osl,
+            price_per_hour=price_per_hour,
+            engine=engine,
+        )
+    pareto = [p for p in points if p.pareto]
+    if as_json:
+        print_json([p.model_dump(mode="json") for p in pareto])
+        return
+    table = Table(title=f"{model} on {hardware}: Pareto set over chips per replica and batch")
+    for col in ("chips", "tp × pp", "batch", "tok/s/user", "$/Mtok output", "TPOT ms"):
+        table.add_column(col, justify="right")
+    for p in sorted(pareto, key=lambda p: p.point.tokens_per_s_per_user):
+        table.add_row(
+            str(p.chips),
+            f"{p.tp} × {p.pp}",
+            str(p.point.batch),
+            f"{p.point.tokens_per_s_per_user:.1f}",
+            f"{p.point.usd_per_mtok_output:.3f}",
+            f"{p.point.tpot_ms:.2f}",
+        )
+    console.print(table)
+    for n, why in skipped.items():
+        console.print(f"{n} chips skipped: {why}", highlight=False)

@@ -134,6 +134,42 @@ class Frontier(_Frozen):
         return fast_mode(self, speed)
 
 
+class LayoutPoint(_Frozen):
+    """One point of a frontier swept over chips per replica as well as batch."""
+
+    chips: int
+    tp: int
+    pp: int
+    point: FrontierPoint
+    pareto: bool  # on the Pareto set across every layout
+
+
+def layout_frontier(
+    model: str | ModelSpec, hardware: str | Hardware, chips: list[int], **kwargs: Any
+) -> tuple[list[LayoutPoint], dict[int, str]]:
+    """`frontier` for each chip count (the default layout for it), with the Pareto set of tokens/s
+    per user against $/Mtok taken across all of them: more chips buy speed no batch can.
+    Returns the points and, per chip count that could not serve, why."""
+    fronts, skipped = [], {}
+    for n in sorted(set(chips)):
+        try:
+            fronts.append(frontier(model, hardware, chips=n, **kwargs))
+        except InfercostError as err:
+            skipped[n] = str(err)
+    if not fronts:
+        raise InfercostError("chips", chips, "no chip count fits: " + "; ".join(skipped.values()))
+    flat = [(f, p) for f in fronts for p in f.points]
+    mask = pareto_mask(
+        np.array([p.tokens_per_s_per_user for _, p in flat]),
+        np.array([p.usd_per_mtok_output for _, p in flat]),
+    )
+    points = [
+        LayoutPoint(chips=f.chips, tp=f.tp, pp=f.pp, point=p, pareto=bool(m))
+        for (f, p), m in zip(flat, mask, strict=True)
+    ]
+    return points, skipped
+
+
 def sweep_batches(limit: int) -> list[int]:
     """1, 2, 3, 4, 6, 8, 12, 16, … (powers of two and 1.5× them) up to `limit`, plus `limit`."""
     out: set[int] = set()
@@ -384,6 +420,7 @@ __all__ = [
     "context_crossover",
     "fast_mode",
     "frontier",
+    "layout_frontier",
     "pareto_mask",
     "price_source",
     "sweep_batches",
