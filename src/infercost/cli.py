@@ -9,7 +9,22 @@ from typing import Annotated, Any
 import typer
 
 from infercost import catalog
-from infercost.commands import bench, compare, cost, frontier, ingest, price, simulate, tco
+from infercost.commands import (
+    audit,
+    bench,
+    calibrate_deployment,
+    compare,
+    cost,
+    fleet,
+    frontier,
+    ingest,
+    plan,
+    price,
+    report,
+    serve,
+    simulate,
+    tco,
+)
 from infercost.commands.base import (
     JsonFlag,
     console,
@@ -23,7 +38,7 @@ from infercost.report import terminal
 from infercost.report.files import write_calibration, write_held_out_csv, write_rows_csv
 from infercost.validation import calibrate, predict_rows
 from infercost.validation.rows import read_rows
-from infercost.validation.score import report
+from infercost.validation.score import report as score_report
 
 app = typer.Typer(
     help="LLM inference economics: latency, throughput and dollars for a model on hardware.",
@@ -169,7 +184,7 @@ def validate_cmd(
             result = predict_rows(rows, shipped_profile(), step)
     if out:
         write_rows_csv(result, out)
-    summary = {**report(result), "efficiency_version": shipped_profile().version}
+    summary = {**score_report(result), "efficiency_version": shipped_profile().version}
     if as_json:
         print_json(summary)
     else:
@@ -178,8 +193,8 @@ def validate_cmd(
             console.print(f"per-row results written to {out}")
 
 
-@app.command("calibrate")
-def calibrate_cmd(
+@app.command("fit-efficiency")
+def fit_efficiency_cmd(
     file: Annotated[
         Path, typer.Argument(help="CSV of measurements to fit the efficiency model on.")
     ],
@@ -218,7 +233,22 @@ def calibrate_cmd(
             )
 
 
-for command_group in (simulate, ingest, frontier, price, bench, cost, compare, tco):
+for command_group in (
+    simulate,
+    ingest,
+    frontier,
+    price,
+    bench,
+    cost,
+    compare,
+    tco,
+    plan,
+    fleet,
+    audit,
+    calibrate_deployment,
+    serve,
+    report,
+):
     command_group.register(app)
 
 

@@ -235,7 +235,16 @@ def test_cli_calibrate_writes_a_loadable_profile_and_held_out_rows(tmp_path):  #
     ]
     path = write(tmp_path, rows)
     out, held = tmp_path / "eff.yaml", tmp_path / "held.csv"
-    args = ["calibrate", str(path), "--version", "t1", "--out", str(out), "--held-out", str(held)]
+    args = [
+        "fit-efficiency",
+        str(path),
+        "--version",
+        "t1",
+        "--out",
+        str(out),
+        "--held-out",
+        str(held),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     profile = EfficiencyProfile.model_validate(yaml.safe_load(out.read_text()))
