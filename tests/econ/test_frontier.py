@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from infercost import catalog
 from infercost.commands.frontier import register
 from infercost.econ.frontier import Frontier, frontier, pareto_mask, sweep_batches
-from infercost.errors import InfercostError
+from infercost.errors import DoesNotFitError, InfercostError
 
 # (model, hardware, chips): dense, GQA, MoE, pipeline-parallel
 CASES = [
@@ -294,3 +294,11 @@ def test_layout_sweep_pareto_spans_chip_counts_and_skips_what_does_not_fit() -> 
     assert [p.pareto for p in points] == list(mask)
     fastest = max(points, key=lambda p: p.point.tokens_per_s_per_user)
     assert fastest.chips == 8 and fastest.pareto
+
+
+def test_without_chips_the_replica_is_the_fewest_chips_that_fit() -> None:
+    front = frontier("llama-3.1-70b", "h100-sxm", isl=1024, osl=256)
+    assert front.chips > 1
+    with pytest.raises(DoesNotFitError):
+        frontier("llama-3.1-70b", "h100-sxm", chips=front.chips // 2, isl=1024, osl=256)
+    assert frontier("llama-3.1-8b", "h100-sxm").chips == 1

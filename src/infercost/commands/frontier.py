@@ -146,7 +146,9 @@ def register(app: typer.Typer) -> None:
         hardware: Annotated[
             str, typer.Option("--hardware", "-H", help="Catalog id or a spec YAML.")
         ],
-        chips: Annotated[int | None, typer.Option(help="Chips per replica.")] = None,
+        chips: Annotated[
+            int | None, typer.Option(help="Chips per replica (default: the fewest that fit).")
+        ] = None,
         tp: Annotated[int | None, typer.Option(help="Tensor-parallel degree.")] = None,
         weights: Annotated[
             str | None, typer.Option(help="Weight format id (default: the model's).")

@@ -55,7 +55,9 @@ def decode_cmd(
         str, typer.Option(help="Comparable open model (catalog id).")
     ] = "llama-3.1-70b",
     hardware: Annotated[str, typer.Option(help="Comparable hardware (catalog id).")] = "h100-sxm",
-    chips: Annotated[int | None, typer.Option(help="Chips per replica.")] = None,
+    chips: Annotated[
+        int | None, typer.Option(help="Chips per replica (default: the fewest that fit).")
+    ] = None,
     batch: Annotated[int, typer.Option(help="Batch of interactive traffic.")] = 64,
     isl: Annotated[int, typer.Option(help="Prompt tokens.")] = 2048,
     osl: Annotated[int, typer.Option(help="Output tokens.")] = 512,

@@ -23,7 +23,9 @@ def _usd(x: float | None) -> str:
 def sheet_cmd(
     model: Annotated[str, typer.Argument(help="Model (catalog id).")],
     hardware: Annotated[str, typer.Option(help="Hardware (catalog id).")],
-    chips: Annotated[int | None, typer.Option(help="Chips per replica.")] = None,
+    chips: Annotated[
+        int | None, typer.Option(help="Chips per replica (default: the fewest that fit).")
+    ] = None,
     margin: Annotated[float, typer.Option(help="Share of the price kept as margin, [0, 1).")] = 0.4,
     utilization: Annotated[
         float, typer.Option(help="Average busy share of the chips, (0, 1].")
@@ -140,7 +142,9 @@ def breakeven_cmd(
     ],
     like: Annotated[str, typer.Option(help="Model to self-host (catalog id).")],
     hardware: Annotated[str, typer.Option(help="Hardware (catalog id).")],
-    chips: Annotated[int | None, typer.Option(help="Chips per replica.")] = None,
+    chips: Annotated[
+        int | None, typer.Option(help="Chips per replica (default: the fewest that fit).")
+    ] = None,
     input_tokens: Annotated[int, typer.Option("--input", help="Prompt tokens per request.")] = 2000,
     cached: Annotated[int, typer.Option(help="Cached prompt tokens per request.")] = 0,
     output_tokens: Annotated[

@@ -26,6 +26,7 @@ Marks on the frontier:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,20 +36,22 @@ from pydantic import BaseModel, ConfigDict
 from infercost import catalog
 from infercost._types import ArrayLike
 from infercost.econ.cost import usd_per_mtok
-from infercost.errors import InfercostError
+from infercost.errors import DoesNotFitError, InfercostError
 from infercost.perf.efficiency import shipped_profile
-from infercost.perf.figures import figures, resolve_parallelism
+from infercost.perf.figures import Figures, figures, resolve_parallelism
 from infercost.perf.resources import Layout, Resources, resources_for
 from infercost.perf.steady import fixed_batch
 from infercost.perf.step import decode_micro_batch, step_time
 from infercost.specs.engine import ENGINE_NAMES
 from infercost.specs.hardware import Hardware
 from infercost.specs.model import ModelSpec
+from infercost.specs.parallelism import Parallelism
 
 BoolArray = npt.NDArray[np.bool_]
 
 ASYMPTOTIC_BATCH = float(1 << 24)  # sequences: large enough that weight reads and overheads vanish
 MAX_SWEEP_BATCH = 1 << 16  # the sweep stops here even when memory would hold more
+MAX_DEFAULT_CHIPS = 64  # without chips or tp, the fewest chips that fit is searched up to here
 CONTEXT_GRID_MAX = 1 << 22  # tokens searched for the KV-over-weights crossover
 
 
@@ -234,6 +237,21 @@ def context_crossover(
     )
 
 
+def _fewest_chips_that_fit(
+    spec: ModelSpec, at_batch_one: Callable[[Parallelism], Figures]
+) -> tuple[Parallelism, Figures]:
+    """1, 2, 4, … chips: the first whose default layout holds the weights and one sequence."""
+    chips = 1
+    while True:
+        parallelism = resolve_parallelism(spec, chips, None, None, None, None)
+        try:
+            return parallelism, at_batch_one(parallelism)
+        except DoesNotFitError:
+            if chips >= MAX_DEFAULT_CHIPS:
+                raise
+            chips *= 2
+
+
 def frontier(
     model: str | ModelSpec,
     hardware: str | Hardware,
@@ -253,29 +271,37 @@ def frontier(
     """Tokens/s per user against $/Mtok for every decode batch that fits, with floors and marks.
 
     `price_per_hour` is per chip (source "user input"); without it the catalog default price for
-    the hardware is used, with its source and date.
+    the hardware is used, with its source and date. Without `chips` or `tp`, the replica is the
+    fewest chips (1, 2, 4, …) that hold the model.
     """
     if engine is not None and engine not in ENGINE_NAMES:
         raise InfercostError("engine", engine, f"allowed: {' '.join(ENGINE_NAMES)}")
     spec = catalog.model(model) if isinstance(model, str) else model
     hw = catalog.hardware(hardware) if isinstance(hardware, str) else hardware
-    parallelism = resolve_parallelism(spec, chips, tp, None, None, None)
     precision = catalog.precision(weights or spec.native_weights, kv)
     profile = shipped_profile()
     res = resources_for(hw, precision, profile.resolve(hw.family, engine))
     price = price_source(hw, price_per_hour)
-    # batch 1: validates the inputs and layout, checks the fit, gives the memory plan and floors
-    single = figures(
-        spec,
-        res,
-        parallelism,
-        batch=1,
-        isl=isl,
-        osl=osl,
-        chunk=chunk,
-        memory_utilization=memory_utilization,
-        hw_id=hw.id,
-    )
+
+    def at_batch_one(p: Parallelism) -> Figures:
+        """Validates the inputs and layout, checks the fit, gives the memory plan and floors."""
+        return figures(
+            spec,
+            res,
+            p,
+            batch=1,
+            isl=isl,
+            osl=osl,
+            chunk=chunk,
+            memory_utilization=memory_utilization,
+            hw_id=hw.id,
+        )
+
+    if chips is None and tp is None:
+        parallelism, single = _fewest_chips_that_fit(spec, at_batch_one)
+    else:
+        parallelism = resolve_parallelism(spec, chips, tp, None, None, None)
+        single = at_batch_one(parallelism)
     limit = int(min(float(single.memory.max_concurrent_sequences), MAX_SWEEP_BATCH))
     if batches is None:
         sizes = sweep_batches(limit)

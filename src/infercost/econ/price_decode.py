@@ -211,16 +211,20 @@ def decode_sheet(
     if batch < 1:
         raise InfercostError("batch", batch, "must be a whole number ≥ 1")
     ps = price_sheet(sheet) if isinstance(sheet, str) else sheet
+    front = frontier(like, hardware, chips=chips, isl=isl, osl=osl, price_per_hour=price_per_hour)
     est = estimate(
-        like, hardware, chips=chips, batch=batch, isl=isl, osl=osl, price_per_hour=price_per_hour
+        like,
+        hardware,
+        chips=front.chips,
+        batch=batch,
+        isl=isl,
+        osl=osl,
+        price_per_hour=price_per_hour,
     )
     if est.usd_per_hour is None:
         raise InfercostError(
             "price_per_hour", None, f"required: the catalog has no price for {hardware}"
         )
-    front = frontier(
-        like, hardware, chips=est.chips, isl=isl, osl=osl, price_per_hour=est.usd_per_chip_hour
-    )
     ttl = cache_ttl_s or ps.cache_write_ttl_s or 300.0
     found = [
         _output_input(ps, est),
