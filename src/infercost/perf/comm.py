@@ -23,12 +23,18 @@ def link_bandwidth(res: Resources, group_chips: FloatArray) -> FloatArray:
 
 
 def allreduce_time(res: Resources, chips: FloatArray, message_bytes: FloatArray) -> FloatArray:
-    """All-reduce: 2(n-1)/n of the message over each chip's link (bandwidth-optimal, as ring or
-    switch-reduced algorithms achieve) plus a latency per tree level, log2(n); 0 when n = 1."""
+    """All-reduce: 2(n-1)/n of the message over each chip's link (bandwidth-optimal, as ring
+    algorithms achieve) plus a latency per tree level, log2(n); 0 when n = 1.
+
+    With reductions done in the switch or by a collectives engine (`in_network_reduction`) and the
+    group inside one scale-up domain, each chip sends its message once and receives the sum once.
+    """
     bw = link_bandwidth(res, chips)
     with np.errstate(invalid="ignore", divide="ignore"):
         levels = np.ceil(np.log2(np.maximum(chips, 1.0)))
-        t = 2.0 * (chips - 1.0) / chips * message_bytes / bw + levels * res.collective_latency_s
+        reduced = (res.in_network_reduction > 0) & (chips <= res.scale_up_domain)
+        traffic = np.where(reduced, 1.0, 2.0 * (chips - 1.0) / chips)
+        t = traffic * message_bytes / bw + levels * res.collective_latency_s
     return np.where(chips > 1, t, 0.0)
 
 

@@ -7,7 +7,7 @@ one or many layouts. Both broadcast against each other and against batch and con
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,6 +45,18 @@ class Resources:
     embedding_bytes: float
     activation_bytes: float
     kv_bytes: float
+    # where a step's KV working set is read from (perf/hierarchy.py): on-chip SRAM first when opted
+    # in, then HBM (up to `hbm_kv_bytes`, the memory plan's KV room), then each offload tier in order
+    sram_kv_bytes: FloatArray = field(default_factory=lambda: np.asarray(0.0))
+    sram_bw: FloatArray = field(default_factory=lambda: np.asarray(np.nan))
+    hbm_kv_bytes: FloatArray = field(default_factory=lambda: np.asarray(np.inf))
+    offload_tiers: tuple[tuple[FloatArray, FloatArray], ...] = ()  # (capacity bytes, bytes/s)
+    in_network_reduction: FloatArray = field(default_factory=lambda: np.asarray(0.0))
+
+    @property
+    def kv_tiered(self) -> bool:
+        """True when KV is not simply read from HBM (SRAM residency or offload tiers in play)."""
+        return bool(np.any(self.sram_kv_bytes > 0)) or bool(self.offload_tiers)
 
 
 def at_peak(res: Resources) -> Resources:
@@ -75,12 +87,29 @@ def _required(hw: Hardware, name: str, value: float | None) -> float:
     return value
 
 
+def _sram_for_kv(h: Hardware) -> tuple[float, float]:
+    if h.sram_bytes is None or h.sram_bw_bytes_per_s is None:
+        missing = "sram_mb" if h.sram_bytes is None else "sram_bw_gbps"
+        raise InfercostError(
+            f"hardware {h.id}: {missing}",
+            None,
+            "KV in SRAM needs both SRAM size and bandwidth; give them in a hardware spec file",
+        )
+    return h.sram_bytes, h.sram_bw_bytes_per_s
+
+
 def resources_for(
     hardware: Hardware | Sequence[Hardware],
     precision: Precision,
     efficiency: Efficiency | Sequence[Efficiency],
+    *,
+    sram_kv: bool = False,
 ) -> Resources:
-    """Stack one or many hardware specs (with their efficiency) into broadcastable arrays."""
+    """Stack one or many hardware specs (with their efficiency) into broadcastable arrays.
+
+    `sram_kv` is the opt-in assumption that the KV cache (up to the SRAM size) is held in on-chip
+    SRAM and read at its bandwidth; the hardware's `kv_offload` tiers are always taken along.
+    """
     hws = [hardware] if isinstance(hardware, Hardware) else list(hardware)
     effs = [efficiency] * len(hws) if isinstance(efficiency, Efficiency) else list(efficiency)
     if len(effs) != len(hws):
@@ -90,6 +119,18 @@ def resources_for(
         out = np.asarray(values, dtype=float)
         return out.reshape(()) if isinstance(hardware, Hardware) else out
 
+    sram = [_sram_for_kv(h) if sram_kv else (0.0, float("nan")) for h in hws]
+    tiers = tuple(
+        (
+            arr([h.kv_offload[i].capacity_gb * 1e9 if i < len(h.kv_offload) else 0.0 for h in hws]),
+            arr([h.kv_offload[i].bw_gbps * 1e9 if i < len(h.kv_offload) else 1.0 for h in hws]),
+        )
+        for i in range(max(len(h.kv_offload) for h in hws))
+    )
+    latency_us = [
+        e.collective_latency_us if h.scale_up.latency_us is None else h.scale_up.latency_us
+        for h, e in zip(hws, effs, strict=True)
+    ]
     return Resources(
         linear_flops=arr(
             [_required(h, "peak FLOP/s", h.peak_flops(precision.compute_key(h))) for h in hws]
@@ -111,7 +152,7 @@ def resources_for(
         memory_eff=arr([e.memory for e in effs]),
         kv_memory_eff=arr([e.kv_memory for e in effs]),
         comm_eff=arr([e.comm for e in effs]),
-        collective_latency_s=arr([e.collective_latency_us * 1e-6 for e in effs]),
+        collective_latency_s=arr([us * 1e-6 for us in latency_us]),
         step_overhead_s=arr([e.step_overhead_ms * 1e-3 for e in effs]),
         request_overhead_s=arr([e.request_overhead_ms * 1e-3 for e in effs]),
         layer_overhead_s=arr([e.layer_overhead_us * 1e-6 for e in effs]),
@@ -120,6 +161,11 @@ def resources_for(
         embedding_bytes=precision.embedding_bytes_per_element,
         activation_bytes=precision.activations.bytes_per_element,
         kv_bytes=precision.kv.bytes_per_element,
+        sram_kv_bytes=arr([size for size, _ in sram]),
+        sram_bw=arr([bw for _, bw in sram]),
+        hbm_kv_bytes=arr([float("inf")] * len(hws)),
+        offload_tiers=tiers,
+        in_network_reduction=arr([float(h.scale_up.in_network_reduction) for h in hws]),
     )
 
 

@@ -21,8 +21,9 @@ import numpy as np
 
 from infercost._types import ArrayLike, FloatArray
 from infercost.perf.comm import allreduce_time, alltoall_time, handoff_time
+from infercost.perf.hierarchy import kv_seconds_per_byte
 from infercost.perf.resources import Layout, Resources
-from infercost.specs.model import ModelSpec
+from infercost.specs.model import LayerGroup, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,12 @@ class StepTime:
 class _Ledger:
     """Accumulates op times, booking each to the resource that bound it."""
 
-    def __init__(self, res: Resources, shape_like: FloatArray) -> None:
+    def __init__(
+        self, res: Resources, shape_like: FloatArray, kv_s_per_byte: FloatArray | None = None
+    ) -> None:
         self.res = res
+        hbm = res.memory_bw * res.memory_eff * res.kv_memory_eff
+        self.kv_s_per_byte = 1.0 / hbm if kv_s_per_byte is None else kv_s_per_byte
         zero = np.zeros_like(shape_like, dtype=float)
         self.compute = zero.copy()
         self.weights = zero.copy()
@@ -80,7 +85,8 @@ class _Ledger:
         t_compute = flops / rate
         bandwidth = res.memory_bw * res.memory_eff
         t_weights = weight_bytes / bandwidth
-        t_kv = kv_bytes / (bandwidth * res.kv_memory_eff)
+        # ops that read no KV stay finite even when the KV tiers cannot hold the working set
+        t_kv = kv_bytes * self.kv_s_per_byte if np.any(kv_bytes) else 0.0
         memory_bound = t_weights + t_kv > t_compute
         self.compute = self.compute + np.where(memory_bound, 0.0, t_compute)
         self.kv = self.kv + np.where(memory_bound, t_kv, 0.0)
@@ -133,9 +139,37 @@ def step_time(
     shards = tp * dp  # chips one stage spans
     tokens_per_chip = tokens / dp  # each data-parallel group handles its share of the batch
     shape = np.broadcast_arrays(tokens, tp, res.memory_bw, ctx, past)[0]
-    ledger = _Ledger(res, shape)
     wb, kvb = res.weight_bytes, res.kv_bytes
     prefill_mid = past + (per_seq_chunk + 1.0) / 2.0  # average context a chunk token attends to
+
+    def kv_read(g: LayerGroup) -> FloatArray:
+        """KV bytes one layer of the group reads per chip: decode queries, then prefill chunks."""
+        att = g.attention
+        per_token = (
+            att.kv_elements_per_token() * kvb * kv_shard_fraction(att.num_kv_heads, att.kind, tp)
+        )
+        out: FloatArray = (
+            b / dp * att.attended_tokens(ctx) * per_token
+            + prefill_seqs_ * att.attended_tokens(past + per_seq_chunk) * per_token
+        )
+        return out
+
+    def state_read(g: LayerGroup) -> FloatArray:
+        """Recurrent-state bytes one Mamba layer reads and writes per chip."""
+        assert g.mamba is not None
+        out: FloatArray = 2.0 * g.mamba.state_elements() * kvb / tp * (b / dp + prefill_seqs_)
+        return out
+
+    kv_s_per_byte = None
+    if res.kv_tiered:  # the whole step's KV working set decides which tiers it is read from
+        working_set = np.zeros_like(shape, dtype=float)
+        for g in model.layers:
+            if g.attention.kind != "none":
+                working_set = working_set + g.count * kv_read(g)
+            if g.mamba:
+                working_set = working_set + g.count * state_read(g)
+        kv_s_per_byte = kv_seconds_per_byte(res, working_set)
+    ledger = _Ledger(res, shape, kv_s_per_byte)
 
     comm = np.zeros_like(shape, dtype=float)
     message = tokens_per_chip * model.hidden_size * res.activation_bytes
@@ -167,27 +201,18 @@ def step_time(
 
         # attention core: decode queries read their KV; the prefill chunk attends causally
         if att.kind != "none":
-            kv_frac = kv_shard_fraction(att.num_kv_heads, att.kind, tp)
-            per_token_kv = att.kv_elements_per_token() * kvb * kv_frac
-            decode_attended = att.attended_tokens(ctx)
-            chunk_attended = att.attended_tokens(prefill_mid)
             flops = (
-                b * att.core_flops_per_query(decode_attended, absorbed=True)
-                + chunk * att.core_flops_per_query(chunk_attended, absorbed=False)
+                b * att.core_flops_per_query(att.attended_tokens(ctx), absorbed=True)
+                + chunk * att.core_flops_per_query(att.attended_tokens(prefill_mid), absorbed=False)
             ) / shards
-            kv_read = (
-                b / dp * decode_attended * per_token_kv
-                + prefill_seqs_ * att.attended_tokens(past + per_seq_chunk) * per_token_kv
-            )
             ledger.op(
-                n * flops, tokens_per_chip, kv_bytes=n * kv_read, flops_peak=res.attention_flops
+                n * flops, tokens_per_chip, kv_bytes=n * kv_read(g), flops_peak=res.attention_flops
             )
         if g.mamba:  # recurrent state: read and written once per sequence per step
-            state = g.mamba.state_elements() * kvb / tp
             ledger.op(
                 np.zeros_like(shape),
                 tokens_per_chip,
-                kv_bytes=n * 2.0 * state * (b / dp + prefill_seqs_),
+                kv_bytes=n * state_read(g),
                 flops_peak=res.linear_flops,
             )
 

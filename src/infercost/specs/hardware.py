@@ -16,7 +16,20 @@ class ScaleUp(Frozen):
     tech: str | None = None
     domain_size: int | None = Field(1, ge=1)  # chips in one scale-up domain; None = unknown
     bw_gbps: float | None = Field(None, gt=0)  # per chip, per direction
-    latency_us: float | None = Field(None, ge=0)  # per collective hop, when sourced
+    latency_us: float | None = Field(
+        None, ge=0
+    )  # per collective hop; overrides the efficiency model's
+    # reductions done in the switch or by a collectives engine (NVLink SHARP, TPU 8i CAE): an
+    # all-reduce inside the domain moves the message once instead of 2(n-1)/n times
+    in_network_reduction: bool = False
+
+
+class KVTier(Frozen):
+    """A memory tier below HBM that can hold KV-cache overflow (host DRAM, CXL, SSD), per chip."""
+
+    name: str
+    capacity_gb: float = Field(gt=0)
+    bw_gbps: float = Field(gt=0)  # achievable read bandwidth into the chip, per chip
 
 
 class Hardware(Frozen):
@@ -30,9 +43,11 @@ class Hardware(Frozen):
     memory_gb: float | None = Field(None, gt=0)
     memory_bw_gbps: float | None = Field(None, gt=0)
     sram_mb: float | None = Field(None, ge=0)
+    sram_bw_gbps: float | None = Field(None, gt=0)  # on-chip SRAM read bandwidth, when sourced
     scale_up: ScaleUp = ScaleUp()
     scale_out_gbps: float | None = Field(None, gt=0)
     tdp_w: float | None = Field(None, gt=0)
+    kv_offload: tuple[KVTier, ...] = ()  # host/SSD tiers in order of use; none unless given
     source: Source
     as_of: str | None
     field_sources: dict[str, str] = {}
@@ -69,6 +84,14 @@ class Hardware(Frozen):
     @property
     def scale_out_bytes_per_s(self) -> float | None:
         return None if self.scale_out_gbps is None else self.scale_out_gbps * 1e9
+
+    @property
+    def sram_bytes(self) -> float | None:
+        return None if self.sram_mb is None else self.sram_mb * 1e6
+
+    @property
+    def sram_bw_bytes_per_s(self) -> float | None:
+        return None if self.sram_bw_gbps is None else self.sram_bw_gbps * 1e9
 
     @property
     def drain_time_s(self) -> float | None:
