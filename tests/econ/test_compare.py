@@ -27,6 +27,7 @@ from infercost.errors import InfercostError
 from infercost.perf.efficiency import shipped_profile
 from infercost.perf.memory import memory_plan
 from infercost.perf.resources import Layout, resources_for
+from infercost.specs.hardware import KVTier
 from infercost.specs.parallelism import Parallelism
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "hardware-hypothetical.yaml")
@@ -219,8 +220,10 @@ def test_scaled_copies_change_one_resource() -> None:
     net = scaled(hw, "interconnect")
     assert (net.scale_up.bw_gbps, net.scale_out_gbps) == pytest.approx((495.0, 55.0))
     assert hw.memory_bw_gbps == 3350  # the original is untouched
+    sram = scaled(hw, "sram")
+    assert (sram.sram_mb, sram.sram_bw_gbps) == (pytest.approx(50 * 1.1), None)  # unknown stays
     with pytest.raises(InfercostError, match="allowed"):
-        scaled(hw, "sram")
+        scaled(hw, "hbm")
 
 
 def test_small_batch_tpot_elasticity_is_the_memory_share() -> None:
@@ -357,6 +360,9 @@ def test_cli_table_sensitivity_and_files(runner_app: typer.Typer, tmp_path: Path
         ["--hardware", "h999"],
         ["--hardware", "h100-sxm", "--price-per-hour", "h100-sxm"],
         ["--hardware", EXAMPLE],
+        ["--hardware", "h100-sxm", "--kv-offload", "host:512"],
+        ["--hardware", "h100-sxm", "--kv-offload", "host:-1:50"],
+        ["--hardware", "h100-sxm", "--sram-kv"],
     ],
 )
 def test_cli_errors_exit_2_with_one_line(runner_app: typer.Typer, args: list[str]) -> None:
@@ -365,3 +371,43 @@ def test_cli_errors_exit_2_with_one_line(runner_app: typer.Typer, args: list[str
     assert "error:" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+# --- item 3: memory hierarchy -----------------------------------------------------------------------
+
+
+def test_sram_resident_kv_speeds_small_batch_decode_by_the_kv_share(tmp_path: Path) -> None:
+    """Opt-in: the hypothetical chip's SRAM holds batch-1 KV, so that KV time shrinks by the
+    bandwidth ratio; without the flag nothing changes; weights and prefill are untouched."""
+    data = yaml.safe_load(Path(EXAMPLE).read_text())
+    data.update(sram_mb=1000, sram_bw_gbps=33500)  # an assumption: SRAM at 10× the 3,350 GB/s HBM
+    path = tmp_path / "sram.yaml"
+    path.write_text(yaml.safe_dump(data))
+    args = {"chips": 1, "batch": 1, "isl": 2048, "osl": 256, "price_per_hour": HYPO_PRICE}
+    off = compare("llama-3.1-8b", [str(path)], **args).entries[0]  # type: ignore[arg-type]
+    on = compare("llama-3.1-8b", [str(path)], sram_kv=True, **args)  # type: ignore[arg-type]
+    fast = on.entries[0]
+    # the attention op takes max(its FLOPs, its KV bytes): the saving is at most the KV time
+    # shrinking by the bandwidth ratio (exactly that when it stays memory-bound: tests/perf)
+    saving = off.decode.total_ms - fast.decode.total_ms
+    assert 0 < saving <= off.decode.kv_ms * (1 - data["memory_bw_gbps"] / 33500) + 1e-9
+    assert fast.decode.weights_ms == pytest.approx(off.decode.weights_ms)
+    assert fast.prefill.total_ms == pytest.approx(off.prefill.total_ms, rel=1e-3)
+    assert any("SRAM" in a for a in on.assumptions)
+
+
+def test_offload_tiers_hold_the_overflow_and_charge_its_reads() -> None:
+    tiers = [KVTier(name="host-dram", capacity_gb=512, bw_gbps=50)]
+    entry = compare(
+        "llama-3.1-8b", ["h100-sxm"], chips=1, target_batch=32, kv_offload=tiers
+    ).entries[0]
+    off = entry.offload
+    assert off is not None and off.tiers == ["hbm", "host-dram"]
+    assert off.max_context_tokens == 131072  # the model's window is reached with host DRAM
+    hbm_gb, host_gb = off.kv_gb_per_chip_by_tier["hbm"], off.kv_gb_per_chip_by_tier["host-dram"]
+    assert (hbm_gb + host_gb) * 1e9 == pytest.approx(32 * 131072 * 131072, rel=1e-3)
+    # the extra time is the host share read at 50 GB/s instead of at HBM speed (some ms of slack
+    # for the efficiency fractions on the HBM side)
+    extra_ms = off.tpot_ms - off.tpot_ms_all_in_hbm
+    assert extra_ms == pytest.approx(host_gb / 50 * 1e3, rel=0.1)
+    assert entry.max_context_tokens < off.max_context_tokens

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from infercost.commands.base import JsonFlag, console, print_json, user_errors
-from infercost.econ.compare import CompareEntry, Comparison, compare
+from infercost.econ.compare import CompareEntry, Comparison, OffloadFigure, compare
 from infercost.errors import InfercostError
+from infercost.specs.hardware import KVTier
 
 
 def _fmt(value: float | None, spec: str, none: str = "—") -> str:
@@ -23,6 +26,29 @@ def _max_context(e: CompareEntry) -> str:
     if e.model_max_context is not None and e.max_context_tokens > e.model_max_context:
         text += f" (model {e.model_max_context:,})"
     return text
+
+
+def _offload_rows(result: Comparison) -> list[tuple[str, list[str]]]:
+    if not any(e.offload for e in result.entries):
+        return []
+    batch = result.entries[0].target_batch
+
+    def cells(text: Callable[[OffloadFigure], str]) -> list[str]:
+        return [text(e.offload) if e.offload else "—" for e in result.entries]
+
+    return [
+        (f"max context @ batch {batch}, offload", cells(lambda o: f"{o.max_context_tokens:,}")),
+        (
+            "  KV GB/chip by tier",
+            cells(
+                lambda o: ", ".join(f"{k} {v:,.0f}" for k, v in o.kv_gb_per_chip_by_tier.items())
+            ),
+        ),
+        (
+            "  TPOT ms there (all in HBM)",
+            cells(lambda o: f"{o.tpot_ms:.1f} ({o.tpot_ms_all_in_hbm:.1f})"),
+        ),
+    ]
 
 
 def compare_table(result: Comparison) -> Table:
@@ -58,6 +84,7 @@ def compare_table(result: Comparison) -> Table:
             f"max context @ batch {result.entries[0].target_batch}",
             [_max_context(e) for e in result.entries],
         ),
+        *_offload_rows(result),
         ("bound by", [e.bound for e in result.entries]),
         (f"perf/$ vs {base}", [f"{r.perf_per_usd:.2f}×" for r in result.ratios]),
         (
@@ -105,6 +132,7 @@ def summary_lines(result: Comparison) -> list[str]:
         )
         lines.append(f"price {e.hardware}: ${p.usd_per_chip_hour:.2f}/chip-hour ({p.source}{when})")
     lines.append(f"tokens/J: {result.energy_basis}")
+    lines.extend(f"assumption: {a}" for a in result.assumptions)
     for s in result.sensitivity or []:
         if s.most_valuable != "none":
             lines.append(f"{s.hardware}: +10 % {s.most_valuable} lowers $/Mtok most")
@@ -178,6 +206,20 @@ def parse_prices(items: list[str]) -> dict[str, float]:
     return out
 
 
+def parse_tiers(text: str) -> list[KVTier]:
+    tiers = []
+    for item in text.split(","):
+        name, *numbers = item.strip().split(":")
+        try:
+            capacity_gb, bw_gbps = (float(x) for x in numbers)
+            tiers.append(KVTier(name=name, capacity_gb=capacity_gb, bw_gbps=bw_gbps))
+        except (ValueError, ValidationError):
+            raise InfercostError(
+                "kv_offload", item, "use NAME:GB:GBPS with both numbers > 0, e.g. host-dram:512:50"
+            ) from None
+    return tiers
+
+
 def register(app: typer.Typer) -> None:
     @app.command("compare")
     def compare_cmd(
@@ -220,6 +262,21 @@ def register(app: typer.Typer) -> None:
                 "--sensitivity", help="Elasticity of $/Mtok and TPOT to +10 % of each resource."
             ),
         ] = False,
+        sram_kv: Annotated[
+            bool,
+            typer.Option(
+                "--sram-kv",
+                help="Assume KV is read from on-chip SRAM up to its size (needs sram_mb and "
+                "sram_bw_gbps in the hardware spec).",
+            ),
+        ] = False,
+        kv_offload: Annotated[
+            str | None,
+            typer.Option(
+                help="KV offload tiers per chip for the long-context figure, in order: "
+                "NAME:GB:GBPS[,…], e.g. host-dram:512:50,ssd:4000:6."
+            ),
+        ] = None,
         out: Annotated[
             Path | None, typer.Option(help="Write compare.json and compare.html (offline) here.")
         ] = None,
@@ -242,6 +299,8 @@ def register(app: typer.Typer) -> None:
                 weights=weights,
                 kv=kv,
                 with_sensitivity=sensitivity,
+                sram_kv=sram_kv,
+                kv_offload=None if kv_offload is None else parse_tiers(kv_offload),
             )
         written = write_compare(result, out) if out else []
         if as_json:

@@ -30,6 +30,7 @@ layout and batch (a latency at a fixed operating point).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,11 +43,11 @@ from infercost.econ.frontier import Frontier, FrontierPoint, PriceSource, fronti
 from infercost.errors import DoesNotFitError, InfercostError
 from infercost.perf.efficiency import shipped_profile
 from infercost.perf.figures import Figures, figures
-from infercost.perf.memory import memory_plan
+from infercost.perf.memory import kv_bytes_per_sequence_per_chip, memory_plan
 from infercost.perf.resources import Layout, Resources, resources_for
-from infercost.perf.step import StepTime
+from infercost.perf.step import StepTime, decode_micro_batch, step_time
 from infercost.specs.engine import ENGINE_NAMES
-from infercost.specs.hardware import Hardware
+from infercost.specs.hardware import Hardware, KVTier
 from infercost.specs.model import ModelSpec
 from infercost.specs.parallelism import Parallelism
 
@@ -63,8 +64,18 @@ RESOURCES: dict[str, str] = {
     "flops": "peak FLOP/s (every format) +10 %",
     "memory_bandwidth": "HBM bandwidth +10 %",
     "memory_capacity": "HBM capacity +10 %",
+    "sram": "on-chip SRAM size and bandwidth +10 % (no effect unless KV is held in SRAM)",
     "interconnect": "scale-up and scale-out bandwidth +10 %",
 }
+SRAM_KV_ASSUMPTION = (
+    "KV in SRAM (opt-in): each decode step's KV working set is read from on-chip SRAM up to its "
+    "size, at sram_bw_gbps × the same achievable fractions as HBM; the rest from HBM; weights stay "
+    "in HBM and SRAM capacity adds nothing to the KV memory plan"
+)
+OFFLOAD_ASSUMPTION = (
+    "KV offload: beyond the memory plan's HBM room, KV is held in the offload tiers in order and "
+    "read at each tier's given bandwidth every decode step; no prefetch overlap (tier reads add)"
+)
 Bound = Literal["compute", "hbm-bandwidth", "capacity", "interconnect", "overhead"]
 
 
@@ -104,6 +115,16 @@ class Candidate(_Frozen):
     skipped: str  # "" when it ran
 
 
+class OffloadFigure(_Frozen):
+    """The longest context `target_batch` sequences reach with KV spilling to offload tiers."""
+
+    tiers: list[str]  # HBM first, then the offload tiers in order of use
+    max_context_tokens: int  # capped at the model's window when it is known
+    kv_gb_per_chip_by_tier: dict[str, float]  # where that context's KV sits
+    tpot_ms: float  # one decode step at that context (tier reads included)
+    tpot_ms_all_in_hbm: float  # the same step were HBM large enough: the offload's cost
+
+
 class CompareEntry(_Frozen):
     ref: str  # as given (catalog id, alias or YAML path)
     hardware: str  # resolved id
@@ -138,6 +159,7 @@ class CompareEntry(_Frozen):
     target_batch: int
     max_context_tokens: int  # KV memory limit for `target_batch` sequences at this layout
     model_max_context: int | None  # the model's own limit, when known
+    offload: OffloadFigure | None  # long context with KV offload tiers (when the hardware has any)
     bound: Bound  # what limits the chosen point
     step_bound: Bound  # the largest part of the chosen decode step
     decode: StepParts  # one decode step at the chosen batch
@@ -183,6 +205,7 @@ class Comparison(_Frozen):
     ratios: list[Ratios]
     sensitivity: list[Sensitivity] | None
     efficiency_version: str
+    assumptions: list[str]  # opt-in modelling assumptions in force (SRAM-resident KV, offload)
 
 
 # --- one hardware ---------------------------------------------------------------------------------
@@ -223,6 +246,7 @@ def _choose(
     weights: str | None,
     kv: str | None,
     engine: str | None,
+    sram_kv: bool,
 ) -> _Chosen:
     domain = hw.scale_up.domain_size or 1
     tried: list[Candidate] = []
@@ -243,6 +267,7 @@ def _choose(
                 price_per_hour=price.usd_per_chip_hour,
                 engine=engine,
                 batches=None if batch is None else [batch],
+                sram_kv=sram_kv,
             )
         except InfercostError as err:
             # a count that does not fit (model, or the fixed batch) or cannot be timed is skipped;
@@ -292,10 +317,17 @@ def _choose(
 
 
 def _resources(
-    hw: Hardware, spec: ModelSpec, weights: str | None, kv: str | None, engine: str | None
+    hw: Hardware,
+    spec: ModelSpec,
+    weights: str | None,
+    kv: str | None,
+    engine: str | None,
+    sram_kv: bool,
 ) -> Resources:
     precision = catalog.precision(weights or spec.native_weights, kv)
-    return resources_for(hw, precision, shipped_profile().resolve(hw.family, engine))
+    return resources_for(
+        hw, precision, shipped_profile().resolve(hw.family, engine), sram_kv=sram_kv
+    )
 
 
 def _parallelism(front: Frontier) -> Parallelism:
@@ -313,8 +345,9 @@ def _point_figures(
     weights: str | None,
     kv: str | None,
     engine: str | None,
+    sram_kv: bool,
 ) -> Figures:
-    res = _resources(hw, spec, weights, kv, engine)
+    res = _resources(hw, spec, weights, kv, engine, sram_kv)
     return figures(
         spec,
         res,
@@ -354,6 +387,55 @@ def max_context(res: Resources, spec: ModelSpec, parallelism: Parallelism, batch
     return low
 
 
+def offload_figure(
+    res: Resources, spec: ModelSpec, parallelism: Parallelism, batch: int, hw: Hardware
+) -> OffloadFigure:
+    """Longest context for `batch` sequences with KV in HBM then the offload tiers (at most the
+    model's own window), where its KV sits, and the decode step there."""
+    layout = Layout.of(parallelism)
+    plan = memory_plan(
+        spec,
+        res,
+        layout,
+        context=1,
+        memory_utilization=MEMORY_UTILIZATION,
+        max_batched_tokens=CHUNK,
+    )
+    hbm_room = max(float(plan.kv_free_bytes), 0.0)
+    room = hbm_room + sum(t.capacity_gb * 1e9 for t in hw.kv_offload)
+    micro = float(decode_micro_batch(batch, layout.pp))
+
+    def kv_per_chip(context: int) -> float:  # every sequence of this chip's data-parallel group
+        per_seq = float(kv_bytes_per_sequence_per_chip(spec, res, layout, context))
+        return batch / parallelism.dp * per_seq
+
+    low, high = 0, spec.max_context or MAX_CONTEXT_SEARCH
+    if kv_per_chip(high) <= room:  # the model's own window is reached
+        low = high
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if kv_per_chip(mid) <= room else (low, mid)
+    tiered = replace(res, hbm_kv_bytes=np.asarray(hbm_room))
+
+    def tpot_ms(kv_res: Resources) -> float:
+        step = step_time(spec, kv_res, layout, decode_seqs=micro, decode_context=low)
+        return float(step.total) * 1e3
+
+    placed, left = {}, kv_per_chip(low)
+    for name, capacity in [("hbm", hbm_room)] + [
+        (t.name, t.capacity_gb * 1e9) for t in hw.kv_offload
+    ]:
+        placed[name] = min(left, capacity) / 1e9
+        left -= min(left, capacity)
+    return OffloadFigure(
+        tiers=list(placed),
+        max_context_tokens=low,
+        kv_gb_per_chip_by_tier=placed,
+        tpot_ms=tpot_ms(tiered),
+        tpot_ms_all_in_hbm=tpot_ms(res),
+    )
+
+
 def step_bound(step: StepTime) -> Bound:
     parts: dict[Bound, float] = {
         "compute": float(np.sum(step.compute)),
@@ -378,13 +460,23 @@ def _entry(
     weights: str | None,
     kv: str | None,
     engine: str | None,
+    sram_kv: bool,
 ) -> CompareEntry:
     front, point = chosen.front, chosen.point
     parallelism = _parallelism(front)
     fig = _point_figures(
-        spec, hw, parallelism, point.batch, isl=isl, osl=osl, weights=weights, kv=kv, engine=engine
+        spec,
+        hw,
+        parallelism,
+        point.batch,
+        isl=isl,
+        osl=osl,
+        weights=weights,
+        kv=kv,
+        engine=engine,
+        sram_kv=sram_kv,
     )
-    res = _resources(hw, spec, weights, kv, engine)
+    res = _resources(hw, spec, weights, kv, engine, sram_kv)
     inner = step_bound(fig.decode)
     memory_limited = not batch_fixed and "memory limit" in point.marks and chosen.slo_met
     drain = hw.drain_time_s
@@ -423,6 +515,7 @@ def _entry(
         target_batch=target_batch,
         max_context_tokens=max_context(res, spec, parallelism, target_batch),
         model_max_context=spec.max_context,
+        offload=offload_figure(res, spec, parallelism, target_batch, hw) if hw.kv_offload else None,
         bound="capacity" if memory_limited else inner,
         step_bound=inner,
         decode=StepParts.of(fig.decode),
@@ -468,6 +561,10 @@ def scaled(hw: Hardware, resource: str, factor: float = 1.0 + STEP) -> Hardware:
         return hw.model_copy(update={"memory_bw_gbps": mul(hw.memory_bw_gbps)})
     if resource == "memory_capacity":
         return hw.model_copy(update={"memory_gb": mul(hw.memory_gb)})
+    if resource == "sram":
+        return hw.model_copy(
+            update={"sram_mb": mul(hw.sram_mb), "sram_bw_gbps": mul(hw.sram_bw_gbps)}
+        )
     if resource == "interconnect":
         scale_up = hw.scale_up.model_copy(update={"bw_gbps": mul(hw.scale_up.bw_gbps)})
         return hw.model_copy(
@@ -494,6 +591,7 @@ def _sensitivity(
     weights: str | None,
     kv: str | None,
     engine: str | None,
+    sram_kv: bool,
 ) -> Sensitivity:
     parallelism = Parallelism(tp=entry.tp, pp=entry.pp, dp=entry.dp, ep=entry.ep)
     rows = []
@@ -511,6 +609,7 @@ def _sensitivity(
             weights=weights,
             kv=kv,
             engine=engine,
+            sram_kv=sram_kv,
         )
         same = _point_figures(
             spec,
@@ -522,6 +621,7 @@ def _sensitivity(
             weights=weights,
             kv=kv,
             engine=engine,
+            sram_kv=sram_kv,
         )
         rows.append(
             Elasticity(
@@ -610,12 +710,17 @@ def compare(
     weights: str | None = None,
     kv: str | None = None,
     with_sensitivity: bool = False,
+    sram_kv: bool = False,
+    kv_offload: list[KVTier] | None = None,
 ) -> Comparison:
     """Compare hardware for one model and workload; ratios are against the first hardware.
 
     `price_per_hour` maps a hardware ref or id to USD per chip-hour ("user input"); others use the
     catalog default price with its source and date. `target_batch` (default 1) is the number of
     sequences for the max-context figure. `with_sensitivity` adds the +10 % elasticities.
+    `sram_kv` is the opt-in assumption that KV is read from on-chip SRAM up to its size (the
+    hardware needs `sram_mb` and `sram_bw_gbps`); `kv_offload` gives every hardware these offload
+    tiers (else each hardware's own `kv_offload`), for the long-context figure.
     """
     if engine is not None and engine not in ENGINE_NAMES:
         raise InfercostError("engine", engine, f"allowed: {' '.join(ENGINE_NAMES)}")
@@ -626,6 +731,8 @@ def compare(
             raise InfercostError(name, value, "must be a whole number ≥ 1")
     spec = catalog.model(model) if isinstance(model, str) else model
     hws = resolve_hardware(hardware)
+    if kv_offload is not None:
+        hws = [h.model_copy(update={"kv_offload": tuple(kv_offload)}) for h in hws]
     prices = _prices(hardware, hws, price_per_hour)
     target = target_batch or 1
     common: dict[str, Any] = {
@@ -634,6 +741,7 @@ def compare(
         "weights": weights,
         "kv": kv,
         "engine": engine,
+        "sram_kv": sram_kv,
     }
     entries, sens = [], []
     for ref, hw, price in zip(hardware, hws, prices, strict=True):
@@ -676,6 +784,10 @@ def compare(
         ratios=ratios(entries),
         sensitivity=sens if with_sensitivity else None,
         efficiency_version=shipped_profile().version,
+        assumptions=[
+            *([SRAM_KV_ASSUMPTION] if sram_kv else []),
+            *([OFFLOAD_ASSUMPTION] if any(h.kv_offload for h in hws) else []),
+        ],
     )
 
 
@@ -696,6 +808,7 @@ __all__ = [
     "CompareEntry",
     "Comparison",
     "Elasticity",
+    "OffloadFigure",
     "Ratios",
     "Sensitivity",
     "compare",

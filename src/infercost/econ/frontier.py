@@ -267,12 +267,14 @@ def frontier(
     batches: list[int] | None = None,
     chunk: int = 8192,
     memory_utilization: float = 0.9,
+    sram_kv: bool = False,
 ) -> Frontier:
     """Tokens/s per user against $/Mtok for every decode batch that fits, with floors and marks.
 
     `price_per_hour` is per chip (source "user input"); without it the catalog default price for
     the hardware is used, with its source and date. Without `chips` or `tp`, the replica is the
-    fewest chips (1, 2, 4, …) that hold the model.
+    fewest chips (1, 2, 4, …) that hold the model. `sram_kv` is the opt-in assumption that KV is
+    read from on-chip SRAM up to its size (`perf.hierarchy`).
     """
     if engine is not None and engine not in ENGINE_NAMES:
         raise InfercostError("engine", engine, f"allowed: {' '.join(ENGINE_NAMES)}")
@@ -280,7 +282,7 @@ def frontier(
     hw = catalog.hardware(hardware) if isinstance(hardware, str) else hardware
     precision = catalog.precision(weights or spec.native_weights, kv)
     profile = shipped_profile()
-    res = resources_for(hw, precision, profile.resolve(hw.family, engine))
+    res = resources_for(hw, precision, profile.resolve(hw.family, engine), sram_kv=sram_kv)
     price = price_source(hw, price_per_hour)
 
     def at_batch_one(p: Parallelism) -> Figures:
