@@ -27,6 +27,7 @@ from infercost.errors import InfercostError
 from infercost.perf.efficiency import shipped_profile
 from infercost.perf.memory import memory_plan
 from infercost.perf.resources import Layout, resources_for
+from infercost.perf.step import step_time
 from infercost.specs.hardware import KVTier
 from infercost.specs.parallelism import Parallelism
 
@@ -393,7 +394,11 @@ def test_sram_resident_kv_speeds_small_batch_decode_by_the_kv_share(tmp_path: Pa
     assert 0 < saving <= off.decode.kv_ms * (1 - data["memory_bw_gbps"] / 33500) + 1e-9
     assert fast.decode.weights_ms == pytest.approx(off.decode.weights_ms)
     assert fast.prefill.total_ms == pytest.approx(off.prefill.total_ms, rel=1e-3)
-    assert any("SRAM" in a for a in on.assumptions)
+    assert any("SRAM" in a for a in on.assumptions) and fast.sram_kv and not off.sram_kv
+    # a chip without SRAM figures keeps reading KV from HBM, and the output says so
+    mixed = compare("llama-3.1-8b", [str(path), "h100-sxm"], sram_kv=True, **args)  # type: ignore[arg-type]
+    assert [e.sram_kv for e in mixed.entries] == [True, False]
+    assert any(a.startswith("h100-sxm: SRAM") for a in mixed.assumptions)
 
 
 def test_offload_tiers_hold_the_overflow_and_charge_its_reads() -> None:
@@ -411,3 +416,37 @@ def test_offload_tiers_hold_the_overflow_and_charge_its_reads() -> None:
     extra_ms = off.tpot_ms - off.tpot_ms_all_in_hbm
     assert extra_ms == pytest.approx(host_gb / 50 * 1e3, rel=0.1)
     assert entry.max_context_tokens < off.max_context_tokens
+
+
+def test_tpu_8i_example_spec_states_its_assumptions_and_the_cae_cuts_communication() -> None:
+    """docs/hardware-what-if.md: the example validates, and its collectives engine (in-network
+    reduction, lower latency) lowers the communication part of a tensor-parallel decode step."""
+    path = Path(EXAMPLE).with_name("hardware-tpu-8i-assumed.yaml")
+    assert path.read_text().count("ASSUMPTION") >= 5
+    hw = catalog.hardware(str(path))
+    no_cae = hw.model_copy(
+        update={
+            "id": "no-cae",
+            "scale_up": hw.scale_up.model_copy(
+                update={"in_network_reduction": False, "latency_us": None}
+            ),
+        }
+    )
+    prices = {"tpu-8i-assumed": 4.0}
+    args = {"chips": 8, "batch": 8, "weights": "fp8", "kv": "fp8", "price_per_hour": prices}
+    with_cae = compare("llama-3.1-70b", [str(path)], **args).entries[0]  # type: ignore[arg-type]
+    spec = catalog.model("llama-3.1-70b")
+    res = _point_comm(spec, hw), _point_comm(spec, no_cae)
+    assert res[0] < res[1]
+    assert with_cae.decode.comm_ms == pytest.approx(res[0] * 1e3)
+
+
+def _point_comm(spec: object, hw: object) -> float:
+    """Communication seconds of the decode step `compare` times (mean context isl + osl / 2)."""
+    res = resources_for(
+        hw,  # type: ignore[arg-type]
+        catalog.precision("fp8", "fp8"),
+        shipped_profile().resolve("tpu", None),
+    )
+    layout = Layout.of(Parallelism(tp=8))
+    return float(step_time(spec, res, layout, decode_seqs=8, decode_context=1024 + 128).comm)  # type: ignore[arg-type]
