@@ -160,6 +160,7 @@ class CompareEntry(_Frozen):
     max_context_tokens: int  # KV memory limit for `target_batch` sequences at this layout
     model_max_context: int | None  # the model's own limit, when known
     offload: OffloadFigure | None  # long context with KV offload tiers (when the hardware has any)
+    sram_kv: bool  # KV read from on-chip SRAM (opt-in, and only where SRAM figures are known)
     bound: Bound  # what limits the chosen point
     step_bound: Bound  # the largest part of the chosen decode step
     decode: StepParts  # one decode step at the chosen batch
@@ -516,6 +517,7 @@ def _entry(
         max_context_tokens=max_context(res, spec, parallelism, target_batch),
         model_max_context=spec.max_context,
         offload=offload_figure(res, spec, parallelism, target_batch, hw) if hw.kv_offload else None,
+        sram_kv=sram_kv,
         bound="capacity" if memory_limited else inner,
         step_bound=inner,
         decode=StepParts.of(fig.decode),
@@ -741,10 +743,20 @@ def compare(
         "weights": weights,
         "kv": kv,
         "engine": engine,
-        "sram_kv": sram_kv,
     }
+    in_sram = {
+        h.id: sram_kv and h.sram_bytes is not None and h.sram_bw_bytes_per_s is not None
+        for h in hws
+    }
+    if sram_kv and not any(in_sram.values()):
+        raise InfercostError(
+            "sram_kv",
+            True,
+            "no hardware given has both sram_mb and sram_bw_gbps; give them in a spec file",
+        )
     entries, sens = [], []
     for ref, hw, price in zip(hardware, hws, prices, strict=True):
+        common["sram_kv"] = in_sram[hw.id]
         chosen = _choose(
             spec, hw, price, chips=chips, batch=batch, tpot_slo_ms=tpot_slo_ms, **common
         )
@@ -786,6 +798,11 @@ def compare(
         efficiency_version=shipped_profile().version,
         assumptions=[
             *([SRAM_KV_ASSUMPTION] if sram_kv else []),
+            *(
+                f"{h}: SRAM size or bandwidth unknown, so its KV is read from HBM"
+                for h, used in in_sram.items()
+                if sram_kv and not used
+            ),
             *([OFFLOAD_ASSUMPTION] if any(h.kv_offload for h in hws) else []),
         ],
     )
