@@ -353,6 +353,7 @@ def test_cli_table_sensitivity_and_files(runner_app: typer.Typer, tmp_path: Path
     html = (tmp_path / "compare.html").read_text()
     assert "plotly" in html.lower() and '<script src="https://cdn' not in html
     assert len(html) > 1_000_000  # plotly.js is inlined
+    assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(

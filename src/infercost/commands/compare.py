@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,7 @@ from rich.table import Table
 from infercost.commands.base import JsonFlag, console, print_json, user_errors
 from infercost.econ.compare import CompareEntry, Comparison, OffloadFigure, compare
 from infercost.errors import InfercostError
+from infercost.report.compare_plot import write_compare
 from infercost.specs.hardware import KVTier
 
 
@@ -137,59 +137,6 @@ def summary_lines(result: Comparison) -> list[str]:
         if s.most_valuable != "none":
             lines.append(f"{s.hardware}: +10 % {s.most_valuable} lowers $/Mtok most")
     return lines
-
-
-def write_html(result: Comparison, path: Path) -> None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    names = [e.hardware for e in result.entries]
-    panels = [
-        ("$/Mtok output", [e.usd_per_mtok_output for e in result.entries]),
-        ("tokens/s per chip", [e.output_tps_per_chip for e in result.entries]),
-        ("tokens/J (TDP-based)", [e.tokens_per_joule or 0.0 for e in result.entries]),
-        ("latency floor ms", [e.latency_floor_ms for e in result.entries]),
-    ]
-    sens = result.sensitivity or []
-    rows = 2 if sens else 1
-    titles = [t for t, _ in panels] + (["elasticity of $/Mtok to +10 %"] if sens else [])
-    fig = make_subplots(
-        rows=rows,
-        cols=len(panels),
-        subplot_titles=titles,
-        specs=[[{}] * len(panels)] + ([[{"colspan": len(panels)}] + [None] * 3] if sens else []),
-    )
-    for i, (label, values) in enumerate(panels, start=1):
-        fig.add_trace(go.Bar(x=names, y=values, name=label, showlegend=False), row=1, col=i)
-    for s in sens:
-        fig.add_trace(
-            go.Bar(
-                x=[el.resource for el in s.elasticities],
-                y=[el.usd_per_mtok_output for el in s.elasticities],
-                name=s.hardware,
-            ),
-            row=2,
-            col=1,
-        )
-    workload = f"isl {result.isl} / osl {result.osl}"
-    if result.tpot_slo_ms is not None:
-        workload += f", TPOT ≤ {result.tpot_slo_ms:g} ms"
-    fig.update_layout(
-        title=f"{result.model} — {workload}<br><sup>{result.energy_basis}</sup>",
-        template="plotly_white",
-        barmode="group",
-        height=450 * rows,
-    )
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
-
-
-def write_compare(result: Comparison, out: Path) -> list[Path]:
-    """compare.json and compare.html (plotly.js inline, no CDN) under `out` (created)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "compare.json", out / "compare.html"]
-    paths[0].write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    write_html(result, paths[1])
-    return paths
 
 
 def parse_prices(items: list[str]) -> dict[str, float]:
