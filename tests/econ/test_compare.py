@@ -21,6 +21,7 @@ from infercost.econ.compare import (
     max_context,
     scaled,
     sensitivity,
+    workload_point,
 )
 from infercost.econ.frontier import frontier
 from infercost.errors import InfercostError
@@ -451,3 +452,33 @@ def _point_comm(spec: object, hw: object) -> float:
     )
     layout = Layout.of(Parallelism(tp=8))
     return float(step_time(spec, res, layout, decode_seqs=8, decode_context=1024 + 128).comm)  # type: ignore[arg-type]
+
+
+def test_workload_file_gives_mean_lengths_and_the_tightest_tpot(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "slo": {"tpot_ms": 60},
+                "workload": {
+                    "arrival": {"kind": "poisson", "rate_rps": 5},
+                    "requests": 400,
+                    "classes": [
+                        {"name": "a", "weight": 1, "prompt": 1000, "output": 100},
+                        {
+                            "name": "b",
+                            "weight": 1,
+                            "prompt": 3000,
+                            "output": 300,
+                            "slo": {"tpot_ms": 40},
+                        },
+                    ],
+                },
+            }
+        )
+    )
+    point = workload_point(path)
+    share_b = 0.5  # equal weights; the sample mean sits within a few % of it
+    assert point.isl == pytest.approx(1000 + 2000 * share_b, rel=0.1)
+    assert point.osl == pytest.approx(100 + 200 * share_b, rel=0.1)
+    assert point.tpot_slo_ms == 40 and point.sampled_requests == 400

@@ -11,7 +11,13 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from infercost.commands.base import JsonFlag, console, print_json, user_errors
-from infercost.econ.compare import CompareEntry, Comparison, OffloadFigure, compare
+from infercost.econ.compare import (
+    CompareEntry,
+    Comparison,
+    OffloadFigure,
+    compare,
+    workload_point,
+)
 from infercost.errors import InfercostError
 from infercost.report.compare_plot import write_compare
 from infercost.specs.hardware import KVTier
@@ -191,6 +197,13 @@ def register(app: typer.Typer) -> None:
         tpot_slo_ms: Annotated[
             float | None, typer.Option(help="Most ms per output token allowed.")
         ] = None,
+        workload: Annotated[
+            Path | None,
+            typer.Option(
+                help="Workload or scenario YAML (simulate's schema): its mean lengths and "
+                "tightest TPOT target replace --isl/--osl/--tpot-slo-ms."
+            ),
+        ] = None,
         price_per_hour: Annotated[
             list[str] | None,
             typer.Option(help="USD per chip-hour as ID=X (repeatable; default: the catalog's)."),
@@ -232,6 +245,16 @@ def register(app: typer.Typer) -> None:
         """Best layout, tokens/s per chip, $/Mtok, tokens/J, floors, drain time, max context and the
         bounding resource for each hardware; ratios against the first."""
         with user_errors():
+            if workload is not None:
+                point = workload_point(workload)
+                isl, osl = point.isl, point.osl
+                tpot_slo_ms = point.tpot_slo_ms if tpot_slo_ms is None else tpot_slo_ms
+                if not as_json:
+                    console.print(
+                        f"workload {workload}: mean isl {isl}, osl {osl} over "
+                        f"{point.sampled_requests} requests; TPOT target {tpot_slo_ms} ms",
+                        highlight=False,
+                    )
             result = compare(
                 model,
                 [h.strip() for h in hardware.split(",") if h.strip()],

@@ -31,6 +31,7 @@ layout and batch (a latency at a fixed operating point).
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,7 @@ from infercost.perf.figures import Figures, figures
 from infercost.perf.memory import kv_bytes_per_sequence_per_chip, memory_plan
 from infercost.perf.resources import Layout, Resources, resources_for
 from infercost.perf.step import StepTime, decode_micro_batch, step_time
+from infercost.sim.workload import SLO, generate, load_workload
 from infercost.specs.engine import ENGINE_NAMES
 from infercost.specs.hardware import Hardware, KVTier
 from infercost.specs.model import ModelSpec
@@ -56,6 +58,7 @@ MAX_CONTEXT_SEARCH = 1 << 26  # tokens: the max-context bisection's upper end
 STEP = 0.10  # sensitivity: each resource is raised by this fraction
 CHUNK = 8192  # prefill chunk and activation workspace, as `estimate` and `frontier` default
 MEMORY_UTILIZATION = 0.9
+WORKLOAD_SAMPLE = 5000  # requests drawn from a workload file to take its mean lengths
 ENERGY_BASIS = (
     "TDP-based: decode output tokens/s ÷ (chips × catalog tdp_w); TDP is the maximum board power, "
     "so this is a lower estimate of tokens per joule (host, network and cooling not counted)"
@@ -697,6 +700,36 @@ def resolve_hardware(refs: list[str]) -> list[Hardware]:
     return hws
 
 
+class WorkloadPoint(_Frozen):
+    """The operating point `compare` uses for a workload file: mean lengths and the tightest TPOT."""
+
+    isl: int
+    osl: int
+    tpot_slo_ms: float | None
+    sampled_requests: int
+
+
+def workload_point(path: str | Path, sample: int = WORKLOAD_SAMPLE) -> WorkloadPoint:
+    """Mean prompt and output tokens over the first `sample` requests the workload generates
+    (sessions, traces and length distributions included) and the tightest TPOT target of its SLOs
+    (a scenario file's top-level `slo` counts too)."""
+    spec = load_workload(path)
+    requests = list(islice(generate(spec, base_dir=Path(path).parent), sample))
+    if not requests:
+        raise InfercostError("workload", str(path), "generates no requests")
+    slos = list(spec.slos.values())
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and isinstance(data.get("slo"), dict):
+        slos.append(SLO.model_validate(data["slo"]))
+    targets = [s.tpot_ms for s in slos if s.tpot_ms is not None]
+    return WorkloadPoint(
+        isl=max(1, round(float(np.mean([r.prompt_tokens for r in requests])))),
+        osl=max(2, round(float(np.mean([r.output_tokens for r in requests])))),
+        tpot_slo_ms=min(targets) if targets else None,
+        sampled_requests=len(requests),
+    )
+
+
 def compare(
     model: str | ModelSpec,
     hardware: list[str],
@@ -834,4 +867,5 @@ __all__ = [
     "scaled",
     "sensitivity",
     "step_bound",
+    "workload_point",
 ]
