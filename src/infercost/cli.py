@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from infercost import catalog
+from infercost.calibration import efficiency_for
 from infercost.commands import (
     audit,
     bench,
@@ -33,7 +34,6 @@ from infercost.commands.base import (
     user_errors,
 )
 from infercost.estimation import estimate
-from infercost.perf.efficiency import shipped_profile
 from infercost.report import terminal
 from infercost.report.files import write_calibration, write_held_out_csv, write_rows_csv
 from infercost.validation import calibrate, predict_rows
@@ -46,6 +46,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+CalibrationOption = Annotated[
+    Path | None,
+    typer.Option(help="Deployment calibration profile YAML (from `infercost calibrate`)."),
+]
 hardware_app = typer.Typer(help="The hardware catalog.", no_args_is_help=True)
 models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
 app.add_typer(hardware_app, name="hardware")
@@ -74,6 +78,7 @@ def estimate_cmd(
         float | None, typer.Option(help="USD per chip-hour (default: catalog price).")
     ] = None,
     engine: Annotated[str | None, typer.Option(help="Engine profile: vllm, trtllm, …")] = None,
+    calibration: CalibrationOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Time every prefill chunk and decode step, the memory plan, throughput and cost."""
@@ -93,6 +98,7 @@ def estimate_cmd(
             osl=osl,
             price_per_hour=price_per_hour,
             engine=engine,
+            calibration=calibration,
         )
     if as_json:
         print_json(result.model_dump(mode="json"))
@@ -175,16 +181,18 @@ def _model_summary(spec: Any, kv: str) -> dict[str, Any]:
 def validate_cmd(
     file: Annotated[Path, typer.Argument(help="CSV in the schema of validation/README.md.")],
     out: Annotated[Path | None, typer.Option(help="Write per-row results to this CSV.")] = None,
+    calibration: CalibrationOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Predict every row of a file of published measurements and score the predictions."""
     with user_errors():
+        profile = efficiency_for(calibration)
         rows = read_rows(file)
         with progress_bar(len(rows), "predicting", quiet=as_json) as step:
-            result = predict_rows(rows, shipped_profile(), step)
+            result = predict_rows(rows, profile, step)
     if out:
         write_rows_csv(result, out)
-    summary = {**score_report(result), "efficiency_version": shipped_profile().version}
+    summary = {**score_report(result), "efficiency_version": profile.version}
     if as_json:
         print_json(summary)
     else:

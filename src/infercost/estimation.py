@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from infercost import catalog
+from infercost.calibration.profile import CalibrationRef, load_calibration
 from infercost.econ.cost import usd_per_mtok
 from infercost.errors import InfercostError
 from infercost.perf.efficiency import shipped_profile
@@ -123,11 +124,15 @@ def estimate(
     engine: str | None = None,
     chunk: int = 8192,
     memory_utilization: float = 0.9,
+    calibration: CalibrationRef | None = None,
 ) -> Estimate:
     """Time, memory and cost of serving `model` on `hardware` at one workload point.
 
     `price_per_hour` is per chip; without it the catalog default price for the hardware is used
     (its source and date are in `provenance`), and costs are None when the catalog has none.
+    `calibration` (a profile or its YAML path, from `infercost calibrate`) replaces the shipped
+    efficiency for the calibrated hardware family; a different model or hardware is flagged in
+    `outside_calibrated_domain`.
     """
     if engine is not None and engine not in ENGINE_NAMES:
         raise InfercostError("engine", engine, f"allowed: {' '.join(ENGINE_NAMES)}")
@@ -135,7 +140,9 @@ def estimate(
     hw = catalog.hardware(hardware) if isinstance(hardware, str) else hardware
     layout = resolve_parallelism(spec, chips, tp, pp, dp, ep)
     precision = catalog.precision(weights or spec.native_weights, kv)
-    profile = shipped_profile()
+    cal = load_calibration(calibration) if calibration is not None else None
+    profile = cal.efficiency_profile() if cal else shipped_profile()
+    engine = engine or (cal.deployment.engine if cal else None)  # the engine calibrated
     res = resources_for(hw, precision, profile.resolve(hw.family, engine))
     fig = figures(
         spec,
@@ -212,7 +219,14 @@ def estimate(
         usd_per_mtok_input=usd_in,
         usd_per_request=usd_request,
         intervals=intervals,
-        outside_calibrated_domain=profile.outside_domain(hw.family, engine, isl + osl),
+        outside_calibrated_domain="; ".join(
+            r
+            for r in (
+                profile.outside_domain(hw.family, engine, isl + osl),
+                cal.outside_domain(spec.id, hw.id) if cal else "",
+            )
+            if r
+        ),
         breakdown=Breakdown.of(fig.decode),
         prefill_breakdown=Breakdown.of(fig.prefill, float(res.request_overhead_s)),
         prefill_chunks_ms=[float(t) * 1e3 for t in np.atleast_1d(fig.prefill.total)],

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from infercost import catalog
+from infercost.calibration.profile import CalibrationRef, efficiency_for
 from infercost.sim.loop import RunResult, run
 from infercost.sim.metrics import ReplicaCosting, request_table, summarize, timeline
 from infercost.sim.request import RequestSpec
@@ -79,11 +80,16 @@ def simulate(
     *,
     seed: int | None = None,
     on_done: Callable[[int], None] | None = None,
+    calibration: CalibrationRef | None = None,
 ) -> Simulation:
-    """Serve the scenario's workload on its cluster, request by request, step by step."""
+    """Serve the scenario's workload on its cluster, request by request, step by step.
+
+    `calibration` (a profile or its YAML path, from `infercost calibrate`) replaces the shipped
+    efficiency for the calibrated hardware family."""
     spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     model = catalog.model(spec.model)
-    cluster, built = build_cluster(spec, model)
+    efficiency = efficiency_for(calibration) if calibration is not None else None
+    cluster, built = build_cluster(spec, model, efficiency)
     workload = spec.workload
     requests = generate(workload, seed=seed)
     result = run(

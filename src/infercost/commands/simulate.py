@@ -60,6 +60,10 @@ def register(app: typer.Typer) -> None:
         trace: Annotated[
             bool, typer.Option(help="Also write a Chrome trace of the steps.")
         ] = False,
+        calibration: Annotated[
+            Path | None,
+            typer.Option(help="Deployment calibration profile YAML (from `infercost calibrate`)."),
+        ] = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Simulate serving a workload: continuous batching, paged KV, prefix caching, clusters."""
@@ -76,7 +80,12 @@ def register(app: typer.Typer) -> None:
                 disable=as_json,
             ) as bar:
                 task = bar.add_task("requests", total=total)
-                sim = simulate(spec, seed=seed, on_done=lambda n: bar.advance(task, n))
+                sim = simulate(
+                    spec,
+                    seed=seed,
+                    on_done=lambda n: bar.advance(task, n),
+                    calibration=calibration,
+                )
         written = write_simulation(sim, out, trace=trace) if out else []
         if as_json:
             print_json(sim.summary)

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from infercost import catalog
 from infercost.errors import InfercostError
-from infercost.perf.efficiency import shipped_profile
+from infercost.perf.efficiency import EfficiencyProfile, shipped_profile
 from infercost.perf.figures import check_layout
 from infercost.perf.memory import kv_bytes_per_sequence_per_chip, memory_plan
 from infercost.perf.resources import Layout, resources_for
@@ -200,6 +200,7 @@ def build_replica(
     scheduler: Scheduler,
     role: Role,
     tables: dict[Deployment, StepTable],
+    efficiency: EfficiencyProfile | None = None,
 ) -> BuiltReplica:
     if deployment.engine is not None and deployment.engine not in ENGINE_NAMES:
         raise InfercostError(
@@ -209,7 +210,8 @@ def build_replica(
     parallel = Parallelism(tp=deployment.tp, pp=deployment.pp, dp=deployment.dp, ep=deployment.ep)
     check_layout(model, parallel)
     precision = catalog.precision(deployment.weights or model.native_weights, deployment.kv)
-    res = resources_for(hw, precision, shipped_profile().resolve(hw.family, deployment.engine))
+    profile = efficiency or shipped_profile()
+    res = resources_for(hw, precision, profile.resolve(hw.family, deployment.engine))
     layout = Layout.of(parallel)
     config = _scheduler_config(scheduler, deployment.engine)
     engine = catalog.engine(deployment.engine) if deployment.engine else None
@@ -280,7 +282,10 @@ def build_replica(
     )
 
 
-def build_cluster(scenario: Scenario, model: ModelSpec) -> tuple[Cluster, list[BuiltReplica]]:
+def build_cluster(
+    scenario: Scenario, model: ModelSpec, efficiency: EfficiencyProfile | None = None
+) -> tuple[Cluster, list[BuiltReplica]]:
+    """Every replica of the scenario; `efficiency` replaces the shipped profile (a calibration)."""
     tables: dict[Deployment, StepTable] = {}
     built: list[BuiltReplica] = []
     for group in scenario.cluster.replica_groups():
@@ -292,7 +297,15 @@ def build_cluster(scenario: Scenario, model: ModelSpec) -> tuple[Cluster, list[B
             raise InfercostError(f"cluster.groups.deployment.{field}", value, allowed) from None
         for _ in range(group.count):
             built.append(
-                build_replica(len(built), model, deployment, scenario.scheduler, group.role, tables)
+                build_replica(
+                    len(built),
+                    model,
+                    deployment,
+                    scenario.scheduler,
+                    group.role,
+                    tables,
+                    efficiency,
+                )
             )
     transfer = scenario.cluster.transfer_gbps
     if transfer is not None:
