@@ -1,0 +1,119 @@
+"""Simulations as background jobs: a bounded queue, progress counts, a result URL, a time limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from infercost.errors import InfercostError
+
+Status = Literal["queued", "running", "done", "failed"]
+Work = Callable[[Callable[[int], None]], Any]  # called with a progress callback (items done)
+
+
+class OverTime(Exception):
+    """A job passed its wall-clock limit; raised from its own progress callback."""
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    total: int
+    status: Status = "queued"
+    done: int = 0
+    created_s: float = field(default_factory=time.time)
+    started_s: float | None = None
+    finished_s: float | None = None
+    error: str | None = None
+    result: Any = None
+
+    def view(self) -> dict[str, Any]:
+        elapsed = None
+        if self.started_s is not None:
+            elapsed = (self.finished_s or time.time()) - self.started_s
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": {"done": self.done, "total": self.total},
+            "elapsed_s": elapsed,
+            "error": self.error,
+            "status_url": f"/api/jobs/{self.id}",
+            "result_url": f"/api/jobs/{self.id}/result" if self.status == "done" else None,
+        }
+
+
+class JobStore:
+    """Runs jobs one at a time on a worker thread; keeps the latest finished ones."""
+
+    def __init__(self, *, max_queued: int, max_kept: int, max_seconds: float) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infercost-job")
+        self.max_queued = max_queued
+        self.max_kept = max_kept
+        self.max_seconds = max_seconds
+
+    def submit(self, kind: str, total: int, work: Work) -> Job:
+        with self._lock:
+            pending = sum(j.status in ("queued", "running") for j in self._jobs.values())
+            if pending >= self.max_queued:
+                raise InfercostError(
+                    "jobs",
+                    pending,
+                    f"at most {self.max_queued} simulations queued or running; retry later",
+                )
+            job = Job(id=uuid.uuid4().hex, kind=kind, total=total)
+            self._jobs[job.id] = job
+            self._forget_old()
+        self._pool.submit(self._run, job, work)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, job: Job, work: Work) -> None:
+        job.status = "running"
+        job.started_s = time.time()
+        deadline = time.monotonic() + self.max_seconds
+
+        def progress(n: int) -> None:
+            job.done += n
+            if time.monotonic() > deadline:
+                raise OverTime
+
+        try:
+            job.result = work(progress)
+            job.status = "done"
+        except OverTime:
+            job.error = (
+                f"stopped after {self.max_seconds:g} s, the server's limit per simulation "
+                f"({job.done} of {job.total} requests done); simulate fewer requests"
+            )
+            job.status = "failed"
+        except InfercostError as err:
+            job.error = str(err)
+            job.status = "failed"
+        except Exception as err:  # a bug: report it on the job instead of losing the thread
+            job.error = f"internal error: {type(err).__name__}: {err}"
+            job.status = "failed"
+        finally:
+            job.finished_s = time.time()
+
+    def _forget_old(self) -> None:
+        finished = sorted(
+            (j for j in self._jobs.values() if j.status in ("done", "failed")),
+            key=lambda j: j.finished_s or 0.0,
+        )
+        for job in finished[: max(0, len(finished) - self.max_kept)]:
+            del self._jobs[job.id]
