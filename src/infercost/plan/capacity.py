@@ -343,8 +343,7 @@ def spec_error(err: ValidationError, model: type[BaseModel]) -> InfercostError:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     cause = (first.get("ctx") or {}).get("error")
     if isinstance(cause, InfercostError):
-        field = ".".join(p for p in (where, cause.field) if p)
-        return InfercostError(field, cause.value, cause.allowed)
+        return InfercostError(_join(where, cause.field), cause.value, cause.allowed)
     if first["type"] == "extra_forbidden":
         fields = _fields_at(model, loc[:-1])
         listed = f"; allowed: {', '.join(fields)}" if fields else ""
@@ -356,6 +355,17 @@ def spec_error(err: ValidationError, model: type[BaseModel]) -> InfercostError:
     if isinstance(value, Mapping | list):
         value = " ".join(str(value).split())[:60]
     return InfercostError(where or model.__name__, value, msg[:1].lower() + msg[1:])
+
+
+def _join(where: str, field: str) -> str:
+    """A validator's field under the location it ran at, without repeating the model's own name
+    (`slo` raised inside `models[0].slo` is `models[0].slo`, `load.rate` inside `load` is `load.rate`)."""
+    last = where.rsplit(".", 1)[-1]
+    if not field or not where or where == field or where.endswith("." + field):
+        return where or field
+    if field.startswith(last + "."):
+        return where + field[len(last) :]
+    return f"{where}.{field}"
 
 
 def _fields_at(model: type[BaseModel], loc: list[int | str]) -> list[str]:

@@ -17,8 +17,9 @@ Three ways to share a GPU, each solved as an integer program (`scipy.optimize.mi
 * **Time-sharing** — one model resident at a time; the GPU cycles through its tenants every
   `cycle_s`. Each visit swaps the weights in: swap seconds = weights bytes ÷ host-link bandwidth
   (per direction, from the MIG table's `host_link_gbps` or user input) — a lower bound (no
-  engine start-up). A tenant's busy share is max(load ÷ capacity + swap ÷ cycle,
-  (E2E + swap) ÷ cycle): its in-flight requests drain inside its slot. Only tenants whose p99 TTFT
+  engine start-up). A visit serves the requests queued over one cycle as one batch (waves when they
+  exceed the batch limit) and drains them before the next swap, so a tenant's busy share is
+  (swap + max(E2E at that batch, load × cycle ÷ capacity)) ÷ cycle. Only tenants whose p99 TTFT
   target allows waiting a whole cycle (cycle + their TTFT ≤ target) can be time-shared.
 
 Models whose replica needs more than one GPU, or that no shared form serves, stay on whole GPUs.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -361,7 +362,9 @@ def _try(fn: Callable[[], Capacity]) -> Capacity | None:
         return None
 
 
-def _capacity_on(t: Tenant, hw: Hardware, engine: str | None) -> Capacity | None:
+def _capacity_on(
+    t: Tenant, hw: Hardware, engine: str | None, max_num_seqs: int | None = None
+) -> Capacity | None:
     """One replica of the tenant on `hw` as a single chip (None: does not fit or misses the SLO)."""
     return _try(
         lambda: replica_capacity(
@@ -375,6 +378,7 @@ def _capacity_on(t: Tenant, hw: Hardware, engine: str | None) -> Capacity | None
             weights=t.weights,
             kv=t.kv,
             engine=engine,
+            max_num_seqs=max_num_seqs,
         )
     )
 
@@ -430,157 +434,229 @@ def _dedicated(
 
 
 @dataclass(frozen=True)
-class _Pool:
-    hws: tuple[Hardware, ...]
-    price: dict[str, GpuPrice]
-    size: dict[str, int]  # GPUs of each type the program may use
+class Pool:
+    """The GPUs a program may use: per hardware type, how many and their price per hour."""
+
+    size: dict[str, int]
+    usd_per_hour: dict[str, float]
 
 
-def _mig(
-    tenants: Sequence[Tenant], pool: _Pool, engine: str | None, limit_s: float
-) -> tuple[list[Slot], dict[str, int], set[str], Solution]:
-    """MIG slices: returns slots, GPUs used by type, tenants the slices serve, the solution."""
-    caps: dict[tuple[int, str, str], tuple[MigProfile, float]] = {}
-    for i, t in enumerate(tenants):
-        for hw in pool.hws:
-            for p in mig_profiles(hw.id):
-                sliced = fractional_hardware(
-                    hw,
-                    label=f"MIG {p.name}",
-                    compute=p.compute_slices / mig_gpu(hw.id).compute_slices,  # type: ignore[union-attr]
-                    bandwidth=p.memory_slices / mig_gpu(hw.id).memory_slices,  # type: ignore[union-attr]
-                    memory_gb=p.memory_gb,
-                )
-                cap = _capacity_on(t, sliced, engine)
-                if cap is not None:
-                    caps[(i, hw.id, p.name)] = (p, cap.requests_per_s)
-    served = {tenants[i].name for i, _, _ in caps}
+@dataclass(frozen=True)
+class Placed:
+    """One tenant's piece of GPU `index` of type `hardware` in a solution."""
+
+    tenant: str
+    hardware: str
+    index: int
+    label: str  # MIG profile name, MPS share, or time-share
+    start: int | None  # MIG: first memory slot
+    share: float  # of the GPU
+    rate: float  # requests/s the piece sustains
+
+
+@dataclass(frozen=True)
+class Packing:
+    placed: list[Placed]
+    used: dict[str, int]  # GPUs used per hardware type
+    solution: Solution
+
+
+def _gpus(prog: IntegerProgram, pool: Pool, hw: str) -> list[int]:
+    """One 0/1 variable per GPU of type `hw`, used in order (GPU j+1 only after GPU j)."""
+    out: list[int] = []
+    for _ in range(pool.size.get(hw, 0)):
+        u = prog.var(pool.usd_per_hour[hw], upper=1)
+        if out:
+            prog.add({u: 1.0, out[-1]: -1.0}, upper=0.0)
+        out.append(u)
+    return out
+
+
+def _tie(pool: Pool) -> float:
+    """Cost of a whole GPU's worth of slices: a thousandth of the cheapest GPU, so the program
+    prefers the smallest slices that serve but never trades a GPU for them (fewer than 1000 GPUs),
+    and still far above HiGHS's relative gap tolerance (1e-4)."""
+    return 1e-3 * min(pool.usd_per_hour.values(), default=1.0)
+
+
+def _used(gpus: dict[str, list[int]], sol: Solution) -> dict[str, int]:
+    out = {h: sum(1 for u in us if sol.x[u] > 0.5) for h, us in gpus.items()}
+    return {h: n for h, n in out.items() if n}
+
+
+def _cover(
+    prog: IntegerProgram, demand: dict[str, float], terms: dict[int, tuple[str, float]]
+) -> None:
+    """Each tenant's pieces sustain at least its load."""
+    for tenant, load in demand.items():
+        row = {v: rate for v, (t, rate) in terms.items() if t == tenant}
+        prog.add(row, lower=load)
+
+
+def solve_mig(
+    demand: dict[str, float],
+    rates: dict[tuple[str, str, str], float],
+    profiles: dict[str, Sequence[MigProfile]],
+    pool: Pool,
+    *,
+    memory_slices: int = 8,
+    compute_slices: int = 7,
+    time_limit_s: float = 30.0,
+) -> Packing:
+    """MIG slices for every tenant of `demand` (requests/s): `rates[(tenant, hardware, profile)]` is
+    what one slice sustains (absent: it cannot serve). Each instance occupies memory slots
+    start … start + memory_slices − 1 of its GPU; no slot is used twice."""
     prog = IntegerProgram()
-    used: dict[tuple[str, int], int] = {}
-    x: dict[tuple[int, str, int, str, int], int] = {}
-    for hw in pool.hws:
-        if not mig_profiles(hw.id):
-            continue
-        gpu = mig_gpu(hw.id)
-        assert gpu is not None
-        for j in range(pool.size[hw.id]):
-            u = prog.var(pool.price[hw.id].usd_per_hour, upper=1)
-            used[(hw.id, j)] = u
-            if j:
-                prog.add({u: 1.0, used[(hw.id, j - 1)]: -1.0}, upper=0.0)  # use GPUs in order
-            slots: dict[int, dict[int, float]] = {s: {u: -1.0} for s in range(gpu.memory_slices)}
-            compute: dict[int, float] = {u: -float(gpu.compute_slices)}
-            for (i, h, name), (p, _) in caps.items():
-                if h != hw.id:
-                    continue
-                for start in p.placements:
-                    # a tiny cost per slice keeps the layout free of idle slices
-                    v = prog.var(1e-6 * p.memory_slices + 1e-8 * start, upper=1)
-                    x[(i, hw.id, j, name, start)] = v
-                    compute[v] = float(p.compute_slices)
-                    for s in range(start, start + p.memory_slices):
-                        slots[s][v] = 1.0
-            for row in slots.values():
+    tie = _tie(pool) / memory_slices
+    gpus: dict[str, list[int]] = {}
+    x: dict[int, tuple[str, str, int, MigProfile, int]] = {}
+    for hw, plist in profiles.items():
+        gpus[hw] = _gpus(prog, pool, hw)
+        for j, u in enumerate(gpus[hw]):
+            slots: list[dict[int, float]] = [{u: -1.0} for _ in range(memory_slices)]
+            compute: dict[int, float] = {u: -float(compute_slices)}
+            for p in plist:
+                for tenant in demand:
+                    if (tenant, hw, p.name) not in rates:
+                        continue
+                    for start in p.placements:
+                        v = prog.var(tie * p.memory_slices, upper=1)
+                        x[v] = (tenant, hw, j, p, start)
+                        compute[v] = float(p.compute_slices)
+                        for s in range(start, start + p.memory_slices):
+                            slots[s][v] = 1.0
+            for row in slots:
                 prog.add(row, upper=0.0)
             prog.add(compute, upper=0.0)
-    for i, t in enumerate(tenants):
-        if t.name not in served:
-            continue
-        cover = {v: caps[(ii, h, name)][1] for (ii, h, _, name, _), v in x.items() if ii == i}
-        prog.add(cover, lower=t.requests_per_s)
-    sol = prog.solve(limit_s)
-    out: list[Slot] = []
+    _cover(prog, demand, {v: (t, rates[(t, hw, p.name)]) for v, (t, hw, _, p, _) in x.items()})
+    sol = prog.solve(time_limit_s)
     if sol.status == "infeasible":
-        return out, {}, served, sol
-    for (i, h, j, name, start), v in x.items():
-        if sol.x[v] > 0.5:
-            p, rate = caps[(i, h, name)]
-            out.append(
-                Slot(
-                    gpu=_gpu_label(h, j),
-                    hardware=h,
-                    tenant=tenants[i].name,
-                    kind="mig",
-                    label=p.name,
-                    start=start,
-                    share=p.memory_slices / 8.0,
-                    requests_per_s_capacity=rate,
-                )
+        return Packing([], {}, sol)
+    placed = [
+        Placed(t, hw, j, p.name, start, p.memory_slices / memory_slices, rates[(t, hw, p.name)])
+        for v, (t, hw, j, p, start) in x.items()
+        if sol.x[v] > 0.5
+    ]
+    return Packing(placed, _used(gpus, sol), sol)
+
+
+def solve_shares(
+    demand: dict[str, float],
+    rates: dict[tuple[str, str, float], float],
+    pool: Pool,
+    *,
+    time_limit_s: float = 30.0,
+) -> Packing:
+    """MPS processes: `rates[(tenant, hardware, share)]` is what one process with that share of a
+    GPU sustains; a tenant may run several processes; shares on one GPU sum to at most 1."""
+    prog = IntegerProgram()
+    tie = _tie(pool)
+    gpus: dict[str, list[int]] = {}
+    y: dict[int, tuple[str, str, int, float]] = {}
+    for hw in sorted({h for _, h, _ in rates}):
+        gpus[hw] = _gpus(prog, pool, hw)
+        for j, u in enumerate(gpus[hw]):
+            row: dict[int, float] = {u: -1.0}
+            for t, h, share in rates:
+                if h == hw and t in demand:
+                    v = prog.var(tie * share, upper=math.floor(1.0 / share + 1e-9))
+                    y[v] = (t, hw, j, share)
+                    row[v] = share
+            prog.add(row, upper=1e-9)
+    _cover(prog, demand, {v: (t, rates[(t, hw, share)]) for v, (t, hw, _, share) in y.items()})
+    sol = prog.solve(time_limit_s)
+    if sol.status == "infeasible":
+        return Packing([], {}, sol)
+    placed = [
+        Placed(t, hw, j, f"{share:.1%} of the GPU", None, share, rates[(t, hw, share)])
+        for v, (t, hw, j, share) in y.items()
+        for _ in range(round(float(sol.x[v])))
+    ]
+    return Packing(placed, _used(gpus, sol), sol)
+
+
+def solve_timeshare(
+    busy: dict[tuple[str, str], float],
+    pool: Pool,
+    *,
+    time_limit_s: float = 30.0,
+) -> Packing:
+    """Time-sharing: `busy[(tenant, hardware)]` is the share of a GPU's time the tenant needs there
+    (load, swaps, draining); every tenant named goes to exactly one GPU; shares sum to at most 1."""
+    prog = IntegerProgram()
+    gpus: dict[str, list[int]] = {}
+    z: dict[int, tuple[str, str, int]] = {}
+    for hw in sorted({h for _, h in busy}):
+        gpus[hw] = _gpus(prog, pool, hw)
+        for j, u in enumerate(gpus[hw]):
+            row: dict[int, float] = {u: -1.0}
+            for (t, h), share in busy.items():
+                if h == hw:
+                    v = prog.var(0.0, upper=1)
+                    z[v] = (t, hw, j)
+                    row[v] = share
+            prog.add(row, upper=1e-9)
+    for tenant in sorted({t for t, _ in busy}):
+        prog.add({v: 1.0 for v, (t, _, _) in z.items() if t == tenant}, lower=1.0, upper=1.0)
+    sol = prog.solve(time_limit_s)
+    if sol.status == "infeasible":
+        return Packing([], {}, sol)
+    placed = [
+        Placed(t, hw, j, f"busy {busy[(t, hw)]:.1%} of each cycle", None, busy[(t, hw)], 0.0)
+        for v, (t, hw, j) in z.items()
+        if sol.x[v] > 0.5
+    ]
+    return Packing(placed, _used(gpus, sol), sol)
+
+
+# --- what each tenant sustains in each form -----------------------------------------------------------
+
+
+def mig_rates(
+    tenants: Sequence[Tenant], hws: Sequence[Hardware], engine: str | None
+) -> dict[tuple[str, str, str], float]:
+    out: dict[tuple[str, str, str], float] = {}
+    for hw in hws:
+        gpu = mig_gpu(hw.id)
+        if gpu is None:
+            continue
+        for p in mig_profiles(hw.id):
+            sliced = fractional_hardware(
+                hw,
+                label=f"MIG {p.name}",
+                compute=p.compute_slices / gpu.compute_slices,
+                bandwidth=p.memory_slices / gpu.memory_slices,
+                memory_gb=p.memory_gb,
             )
-    return out, _count_used(used, sol), served, sol
+            for t in tenants:
+                cap = _capacity_on(t, sliced, engine)
+                if cap is not None:
+                    out[(t.name, hw.id, p.name)] = cap.requests_per_s
+    return out
 
 
-def _count_used(used: dict[tuple[str, int], int], sol: Solution) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for (h, _), u in used.items():
-        if sol.x[u] > 0.5:
-            counts[h] = counts.get(h, 0) + 1
-    return counts
-
-
-def _mps(
-    tenants: Sequence[Tenant], pool: _Pool, engine: str | None, opts: MpsOptions, limit_s: float
-) -> tuple[list[Slot], dict[str, int], set[str], Solution]:
-    caps: dict[tuple[int, str, float], float] = {}
-    for i, t in enumerate(tenants):
-        for hw in pool.hws:
-            if hw.memory_gb is None:
-                continue
-            for share in sorted(set(opts.shares)):
-                # a process alone on the GPU (share 1) sees no interference
-                factor = share if share >= 1.0 else share * (1.0 - opts.interference)
-                shared = fractional_hardware(
-                    hw,
-                    label=f"MPS {share:.3g}",
-                    compute=factor,
-                    bandwidth=factor,
-                    memory_gb=hw.memory_gb * share,
-                )
+def mps_rates(
+    tenants: Sequence[Tenant], hws: Sequence[Hardware], engine: str | None, opts: MpsOptions
+) -> dict[tuple[str, str, float], float]:
+    out: dict[tuple[str, str, float], float] = {}
+    for hw in hws:
+        if hw.memory_gb is None:
+            continue
+        for share in sorted(set(opts.shares)):
+            # a process alone on the GPU (share 1) sees no interference
+            factor = share if share >= 1.0 else share * (1.0 - opts.interference)
+            shared = fractional_hardware(
+                hw,
+                label=f"MPS {share:.3g}",
+                compute=factor,
+                bandwidth=factor,
+                memory_gb=hw.memory_gb * share,
+            )
+            for t in tenants:
                 cap = _capacity_on(t, shared, engine)
                 if cap is not None:
-                    caps[(i, hw.id, share)] = cap.requests_per_s
-    served = {tenants[i].name for i, _, _ in caps}
-    prog = IntegerProgram()
-    used: dict[tuple[str, int], int] = {}
-    y: dict[tuple[int, str, int, float], int] = {}
-    for hw in pool.hws:
-        for j in range(pool.size[hw.id]):
-            u = prog.var(pool.price[hw.id].usd_per_hour, upper=1)
-            used[(hw.id, j)] = u
-            if j:
-                prog.add({u: 1.0, used[(hw.id, j - 1)]: -1.0}, upper=0.0)
-            row: dict[int, float] = {u: -1.0}
-            for i, h, share in caps:
-                if h != hw.id:
-                    continue
-                v = prog.var(1e-6 * share, upper=math.floor(1.0 / share + 1e-9))
-                y[(i, hw.id, j, share)] = v
-                row[v] = share
-            prog.add(row, upper=1e-9)
-    for i, t in enumerate(tenants):
-        if t.name not in served:
-            continue
-        cover = {v: caps[(ii, h, share)] for (ii, h, _, share), v in y.items() if ii == i}
-        prog.add(cover, lower=t.requests_per_s)
-    sol = prog.solve(limit_s)
-    out: list[Slot] = []
-    if sol.status == "infeasible":
-        return out, {}, served, sol
-    for (i, h, j, share), v in y.items():
-        for _ in range(round(float(sol.x[v]))):
-            out.append(
-                Slot(
-                    gpu=_gpu_label(h, j),
-                    hardware=h,
-                    tenant=tenants[i].name,
-                    kind="mps",
-                    label=f"{share:.1%} of the GPU",
-                    start=None,
-                    share=share,
-                    requests_per_s_capacity=caps[(i, h, share)],
-                )
-            )
-    return out, _count_used(used, sol), served, sol
+                    out[(t.name, hw.id, share)] = cap.requests_per_s
+    return out
 
 
 def swap_seconds(weights_bytes: float, host_link_gbps: float) -> float:
@@ -588,78 +664,58 @@ def swap_seconds(weights_bytes: float, host_link_gbps: float) -> float:
     return weights_bytes / (host_link_gbps * 1e9)
 
 
-def _timeshare(
-    tenants: Sequence[Tenant],
-    pool: _Pool,
-    engine: str | None,
-    opts: TimeshareOptions,
-    limit_s: float,
-) -> tuple[list[Slot], dict[str, int], set[str], Solution, list[str]]:
-    busy: dict[tuple[int, str], tuple[float, float]] = {}  # (busy share, capacity)
+def timeshare_busy(
+    tenants: Sequence[Tenant], hws: Sequence[Hardware], engine: str | None, opts: TimeshareOptions
+) -> tuple[dict[tuple[str, str], tuple[float, float]], list[str]]:
+    """(busy share, requests/s alone) per eligible (tenant, hardware), and notes on what was skipped."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
     notes: list[str] = []
-    for i, t in enumerate(tenants):
-        for hw in pool.hws:
-            link = opts.host_link_gbps
-            if link is None:
-                gpu = mig_gpu(hw.id)
-                if gpu is None:
-                    notes.append(
-                        f"time-sharing on {hw.id}: host-link bandwidth unknown, give timeshare.host_link_gbps"
-                    )
-                    continue
-                link = gpu.host_link_gbps
+    for hw in hws:
+        link = opts.host_link_gbps
+        if link is None:
+            gpu = mig_gpu(hw.id)
+            if gpu is None:
+                notes.append(
+                    f"time-sharing on {hw.id}: host-link bandwidth unknown; give "
+                    "timeshare.host_link_gbps"
+                )
+                continue
+            link = gpu.host_link_gbps
+        for t in tenants:
             cap = _capacity_on(t, hw, engine)
             if cap is None:
                 continue
             if t.slo.ttft_ms is not None and opts.cycle_s * 1e3 + cap.ttft_ms_p99 > t.slo.ttft_ms:
                 continue  # a request may wait a whole cycle
             swap = swap_seconds(cap.weights_bytes_per_chip, link)
-            e2e_s = (cap.ttft_ms_p99 + (t.osl - 1) * cap.tpot_ms_p99) / 1e3
-            share = max(
-                t.requests_per_s / cap.requests_per_s + swap / opts.cycle_s,
-                (e2e_s + swap) / opts.cycle_s,
-            )
+            # a visit serves the requests queued over one cycle, together as one batch (in waves
+            # when they exceed the batch limit), and drains before the next tenant swaps in
+            queued = max(1, math.ceil(t.requests_per_s * opts.cycle_s))
+            wave = _capacity_on(t, hw, engine, max_num_seqs=min(queued, cap.max_concurrency))
+            if wave is None:
+                continue
+            e2e_s = (wave.ttft_ms_p99 + (t.osl - 1) * wave.tpot_ms_p99) / 1e3
+            work_s = max(e2e_s, t.requests_per_s * opts.cycle_s / cap.requests_per_s)
+            share = (swap + work_s) / opts.cycle_s
             if share <= 1.0:
-                busy[(i, hw.id)] = (share, cap.requests_per_s)
-    served = {tenants[i].name for i, _ in busy}
-    prog = IntegerProgram()
-    used: dict[tuple[str, int], int] = {}
-    z: dict[tuple[int, str, int], int] = {}
-    for hw in pool.hws:
-        for j in range(pool.size[hw.id]):
-            u = prog.var(pool.price[hw.id].usd_per_hour, upper=1)
-            used[(hw.id, j)] = u
-            if j:
-                prog.add({u: 1.0, used[(hw.id, j - 1)]: -1.0}, upper=0.0)
-            row: dict[int, float] = {u: -1.0}
-            for (i, h), (share, _) in busy.items():
-                if h == hw.id:
-                    v = prog.var(0.0, upper=1)
-                    z[(i, h, j)] = v
-                    row[v] = share
-            prog.add(row, upper=1e-9)
-    for i, t in enumerate(tenants):
-        if t.name in served:
-            prog.add({v: 1.0 for (ii, _, _), v in z.items() if ii == i}, lower=1.0, upper=1.0)
-    sol = prog.solve(limit_s)
-    out: list[Slot] = []
-    if sol.status != "infeasible":
-        for (i, h, j), v in z.items():
-            if sol.x[v] > 0.5:
-                share, rate = busy[(i, h)]
-                out.append(
-                    Slot(
-                        gpu=_gpu_label(h, j),
-                        hardware=h,
-                        tenant=tenants[i].name,
-                        kind="timeshare",
-                        label=f"busy {share:.1%} of each {opts.cycle_s:g} s cycle",
-                        start=None,
-                        share=share,
-                        requests_per_s_capacity=rate,
-                    )
-                )
-    return out, _count_used(used, sol) if sol.status != "infeasible" else {}, served, sol, notes
+                out[(t.name, hw.id)] = (share, cap.requests_per_s)
+    return out, notes
+
+
+def _slots(packing: Packing, kind: Literal["mig", "mps", "timeshare"]) -> list[Slot]:
+    return [
+        Slot(
+            gpu=_gpu_label(p.hardware, p.index),
+            hardware=p.hardware,
+            tenant=p.tenant,
+            kind=kind,
+            label=p.label,
+            start=p.start,
+            share=p.share,
+            requests_per_s_capacity=p.rate,
+        )
+        for p in packing.placed
+    ]
 
 
 # --- packing --------------------------------------------------------------------------------------------
@@ -755,25 +811,51 @@ def pack(spec: PackSpec | str | Path, *, progress: Callable[[], None] | None = N
     base_usd = sum(d.usd_per_hour for d in baseline.values())
     # tenants whose replica needs several GPUs stay dedicated in every form
     tenants = [t for t in spec.models if baseline[t.name].chips_per_replica == 1]
-    size = {hw.id: _pool_size(tenants, hw, spec.engine) for hw in hws}
-    pool = _Pool(hws, price, size)
+    pool = Pool(
+        size={hw.id: _pool_size(tenants, hw, spec.engine) for hw in hws},
+        usd_per_hour={h: p.usd_per_hour for h, p in price.items()},
+    )
+    limit = spec.solver_time_limit_s
     notes: list[str] = []
     results = []
     for mode in spec.modes:
         if mode == "mig":
-            slots, used, served, sol = _mig(tenants, pool, spec.engine, spec.solver_time_limit_s)
+            rates = mig_rates(tenants, hws, spec.engine)
+            served = {t for t, _, _ in rates}
+            packing = solve_mig(
+                {t.name: t.requests_per_s for t in tenants if t.name in served},
+                rates,
+                {hw.id: mig_profiles(hw.id) for hw in hws if mig_profiles(hw.id)},
+                pool,
+                time_limit_s=limit,
+            )
         elif mode == "mps":
-            slots, used, served, sol = _mps(
-                tenants, pool, spec.engine, spec.mps, spec.solver_time_limit_s
-            )
+            shares = mps_rates(tenants, hws, spec.engine, spec.mps)
+            served = {t for t, _, _ in shares}
+            demand = {t.name: t.requests_per_s for t in tenants if t.name in served}
+            packing = solve_shares(demand, shares, pool, time_limit_s=limit)
         else:
-            slots, used, served, sol, extra = _timeshare(
-                tenants, pool, spec.engine, spec.timeshare, spec.solver_time_limit_s
-            )
+            busy, extra = timeshare_busy(tenants, hws, spec.engine, spec.timeshare)
             notes.extend(extra)
+            served = {t for t, _ in busy}
+            packing = solve_timeshare({k: v[0] for k, v in busy.items()}, pool, time_limit_s=limit)
+            packing = Packing(
+                [replace(p, rate=busy[(p.tenant, p.hardware)][1]) for p in packing.placed],
+                packing.used,
+                packing.solution,
+            )
         results.append(
             _mode_result(
-                mode, spec.models, slots, used, served, sol, baseline, price, base_gpus, base_usd
+                mode,
+                spec.models,
+                _slots(packing, mode),
+                packing.used,
+                served,
+                packing.solution,
+                baseline,
+                price,
+                base_gpus,
+                base_usd,
             )
         )
         tick()
@@ -839,13 +921,22 @@ __all__ = [
     "ModeResult",
     "PackResult",
     "PackSpec",
+    "Packing",
+    "Placed",
+    "Pool",
     "Slot",
     "Solution",
     "load_pack",
     "mig_gpu",
     "mig_gpus",
     "mig_profiles",
+    "mig_rates",
+    "mps_rates",
     "pack",
     "parse_pack",
+    "solve_mig",
+    "solve_shares",
+    "solve_timeshare",
     "swap_seconds",
+    "timeshare_busy",
 ]
