@@ -76,7 +76,7 @@ def _render_fleet(plan: FleetPlan) -> None:
         shown.add(b.kind)
         costs.add_row(b.kind, b.hardware, f"{b.replicas} all day", _usd(b.usd_per_day))
     a = plan.autoscaled
-    if a.hardware:
+    if a is not None:
         short = f", short in {len(a.short_intervals)} interval(s)" if a.short_intervals else ""
         costs.add_row(
             f"{a.mode} autoscaler, on-demand",
@@ -94,13 +94,16 @@ def _render_fleet(plan: FleetPlan) -> None:
         f"[bold]{_usd(opt.usd_per_day)}[/]",
     )
     console.print(costs)
-    console.print(
-        f"saves {_usd(plan.savings_usd_per_day)}/day ({plan.savings_pct:.1f} %) against static peak "
-        f"provisioning ({_usd(plan.static_peak_usd_per_day)}/day); solver: {opt.status}"
-        + ("" if opt.mip_gap is None else f", gap {opt.mip_gap:.2%}"),
-        highlight=False,
-    )
-    if a.hardware and a.unserved_share > 0:
+    solver = f"solver: {opt.status}" + ("" if opt.mip_gap is None else f", gap {opt.mip_gap:.2%}")
+    if plan.static_peak_usd_per_day is not None and plan.savings_usd_per_day is not None:
+        console.print(
+            f"saves {_usd(plan.savings_usd_per_day)}/day ({plan.savings_pct or 0.0:.1f} %) against "
+            f"static peak provisioning ({_usd(plan.static_peak_usd_per_day)}/day); {solver}",
+            highlight=False,
+        )
+    else:
+        console.print(f"no on-demand or reserved price: no static-peak baseline; {solver}")
+    if a is not None and a.unserved_share > 0:
         console.print(
             f"the {a.mode} autoscaler on {a.hardware} leaves {a.unserved_share:.1%} of requests "
             "above ready capacity while replicas boot",

@@ -295,11 +295,11 @@ class FleetPlan(_Out):
     options: list[FleetOption]
     skipped: dict[str, str]  # GPU option → why it cannot serve
     baselines: list[Baseline]
-    autoscaled: Timeline  # the cheapest option's autoscaler timeline
+    autoscaled: Timeline | None  # the cheapest on-demand option's autoscaler timeline
     optimized: Optimized
-    static_peak_usd_per_day: float  # the cheapest static-peak baseline
-    savings_usd_per_day: float  # static peak − optimized
-    savings_pct: float
+    static_peak_usd_per_day: float | None  # the cheapest static-peak baseline (None: no price)
+    savings_usd_per_day: float | None  # static peak − optimized
+    savings_pct: float | None
     assumptions: list[str]
 
 
@@ -520,8 +520,11 @@ def optimize_mix(
                 mine = [res.get(g)] + [ready.get((g, term, t)) for term in ("on-demand", "spot")]
                 prog.add({v: 1.0 for v in mine if v is not None}, upper=o.max_replicas)
         prog.add(cover, lower=load_rps[t])
-        if min_replicas:
-            prog.add(count, lower=float(min_replicas))
+        # a valid cut that tightens the relaxation: no replica carries more than the largest one
+        largest = max(o.usable_requests_per_s for o in options)
+        floor = max(min_replicas, math.ceil(load_rps[t] / largest - 1e-9))
+        if floor:
+            prog.add(count, lower=float(floor))
         if spot:
             prog.add(spot, upper=spot_share * load_rps[t])
     sol = prog.solve(time_limit_s)
@@ -677,9 +680,9 @@ def plan_fleet(
         time_limit_s=spec.solver_time_limit_s,
     )
     tick()
-    static = min(b.usd_per_day for b in baselines) if baselines else math.nan
-    autoscaled = min(timelines, key=lambda tl: tl.usd_per_day) if timelines else _no_timeline(n)
-    saved = static - optimized.usd_per_day
+    static = min(b.usd_per_day for b in baselines) if baselines else None
+    autoscaled = min(timelines, key=lambda tl: tl.usd_per_day) if timelines else None
+    saved = None if static is None else static - optimized.usd_per_day
     return FleetPlan(
         name=spec.name,
         model=spec.model,
@@ -698,7 +701,7 @@ def plan_fleet(
         optimized=optimized,
         static_peak_usd_per_day=static,
         savings_usd_per_day=saved,
-        savings_pct=100.0 * saved / static if static > 0 else 0.0,
+        savings_pct=None if static is None or saved is None else 100.0 * saved / static,
         assumptions=_assumptions(spec, delay, cooldown, loss, periodic, isl, osl),
     )
 
@@ -735,19 +738,6 @@ def _timeline(
         short_intervals=[t for t in range(len(need)) if ready[t] < need[t]],
         unserved_share=(total - sum(served)) / total if total > 0 else 0.0,
         usd_per_day=usd * HOURS_PER_DAY / (len(need) * interval_h),
-    )
-
-
-def _no_timeline(n: int) -> Timeline:
-    return Timeline(
-        hardware="",
-        mode="reactive",
-        need=[0] * n,
-        billed=[0] * n,
-        ready=[0] * n,
-        short_intervals=[],
-        unserved_share=0.0,
-        usd_per_day=math.nan,
     )
 
 

@@ -24,7 +24,7 @@ Three ways to share a GPU, each solved as an integer program (`scipy.optimize.mi
 
 Models whose replica needs more than one GPU, or that no shared form serves, stay on whole GPUs.
 The baseline is one model per GPU: each model on its own replicas of the hardware type that is
-cheapest for it (`capacity.best_capacity`). GPUs saved = baseline GPUs − packed GPUs.
+cheapest for it at its load (every chip count per replica). GPUs saved = baseline GPUs − packed GPUs.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from infercost.errors import DoesNotFitError, InfercostError
 from infercost.plan.capacity import (
     Capacity,
     SloNotMetError,
-    best_capacity,
+    chip_counts,
     fractional_hardware,
     read_yaml_mapping,
     replica_capacity,
@@ -99,7 +99,9 @@ class IntegerProgram:
     def add(self, coefs: dict[int, float], lower: float = -np.inf, upper: float = np.inf) -> None:
         self.rows.append((coefs, lower, upper))
 
-    def solve(self, time_limit_s: float = 30.0) -> Solution:
+    def solve(self, time_limit_s: float = 30.0, mip_rel_gap: float | None = None) -> Solution:
+        """HiGHS branch and bound; stops at the time limit or when the relative gap between the best
+        solution and the bound is below `mip_rel_gap` (HiGHS default 1e-4); the gap is reported."""
         n = len(self.cost)
         if n == 0:
             return Solution("optimal", np.zeros(0), 0.0, 0.0, "empty")
@@ -121,7 +123,11 @@ class IntegerProgram:
             integrality=np.asarray(self.integer),
             bounds=Bounds(np.asarray(self.lower), np.asarray(self.upper)),
             constraints=constraints,
-            options={"time_limit": time_limit_s, "disp": False},
+            options={
+                "time_limit": time_limit_s,
+                "disp": False,
+                **({} if mip_rel_gap is None else {"mip_rel_gap": mip_rel_gap}),
+            },
         )
         if res.x is None:
             return Solution("infeasible", np.zeros(n), math.inf, None, str(res.message))
@@ -390,38 +396,42 @@ def _replicas(load: float, cap: float) -> int:
 def _dedicated(
     t: Tenant, hws: Sequence[Hardware], price: dict[str, GpuPrice], engine: str | None
 ) -> Dedicated:
+    """The cheapest whole-GPU deployment of one tenant at its load: every hardware type and chip
+    count per replica (1, 2, 4, … within the scale-up domain), replicas to cover the load."""
     best: Dedicated | None = None
     first_error: InfercostError | None = None
     for hw in hws:
-        try:
-            cap = best_capacity(
-                t.model,
-                hw,
-                isl=t.isl,
-                osl=t.osl,
-                tpot_ms=t.slo.tpot_ms,
-                ttft_ms=t.slo.ttft_ms,
-                weights=t.weights,
-                kv=t.kv,
-                engine=engine,
+        for chips in chip_counts(hw):
+            try:
+                cap = replica_capacity(
+                    t.model,
+                    hw,
+                    isl=t.isl,
+                    osl=t.osl,
+                    tpot_ms=t.slo.tpot_ms,
+                    ttft_ms=t.slo.ttft_ms,
+                    chips=chips,
+                    weights=t.weights,
+                    kv=t.kv,
+                    engine=engine,
+                )
+            except InfercostError as err:
+                if not isinstance(err, DoesNotFitError | SloNotMetError) and err.field != "chips":
+                    raise
+                first_error = first_error or err
+                continue
+            n = _replicas(t.requests_per_s, cap.requests_per_s)
+            option = Dedicated(
+                tenant=t.name,
+                hardware=hw.id,
+                chips_per_replica=cap.chips,
+                replicas=n,
+                gpus=n * cap.chips,
+                usd_per_hour=n * cap.chips * price[hw.id].usd_per_hour,
+                requests_per_s_capacity=n * cap.requests_per_s,
             )
-        except InfercostError as err:
-            if not isinstance(err, DoesNotFitError | SloNotMetError):
-                raise
-            first_error = first_error or err
-            continue
-        n = _replicas(t.requests_per_s, cap.requests_per_s)
-        option = Dedicated(
-            tenant=t.name,
-            hardware=hw.id,
-            chips_per_replica=cap.chips,
-            replicas=n,
-            gpus=n * cap.chips,
-            usd_per_hour=n * cap.chips * price[hw.id].usd_per_hour,
-            requests_per_s_capacity=n * cap.requests_per_s,
-        )
-        if best is None or (option.usd_per_hour, option.gpus) < (best.usd_per_hour, best.gpus):
-            best = option
+            if best is None or (option.usd_per_hour, option.gpus) < (best.usd_per_hour, best.gpus):
+                best = option
     if best is None:
         assert first_error is not None
         raise InfercostError(

@@ -26,7 +26,9 @@ def _series(plan: FleetPlan) -> dict[str, list[int]]:
     return out
 
 
-def _static_usd_per_interval(plan: FleetPlan) -> float:
+def _static_usd_per_interval(plan: FleetPlan) -> float | None:
+    if plan.static_peak_usd_per_day is None:
+        return None
     return plan.static_peak_usd_per_day / 24.0 * plan.interval_minutes / 60.0
 
 
@@ -46,10 +48,11 @@ def fleet_rows(plan: FleetPlan) -> list[dict[str, Any]]:
             "capacity_rps": i.capacity_rps,
             "usd": i.usd,
             "static_peak_usd": _static_usd_per_interval(plan),
-            "autoscaled_need": auto.need[k],
-            "autoscaled_billed": auto.billed[k],
-            "autoscaled_ready": auto.ready[k],
         }
+        if auto is not None:
+            row["autoscaled_need"] = auto.need[k]
+            row["autoscaled_billed"] = auto.billed[k]
+            row["autoscaled_ready"] = auto.ready[k]
         for name, values in series.items():
             row[f"ready {name}"] = values[k]
         for h, t in billed_keys:
@@ -70,10 +73,11 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def fleet_title(plan: FleetPlan) -> str:
     slo = ", ".join(f"{k.removesuffix('_ms').upper()} ≤ {v:g} ms" for k, v in plan.slo.items() if v)
+    static = plan.static_peak_usd_per_day
+    versus = "" if static is None else f" vs ${static:,.0f}/day static peak"
     return (
         f"{plan.name or plan.model}: {plan.model}, isl {plan.isl} / osl {plan.osl}, p99 {slo} — "
-        f"${plan.optimized.usd_per_day:,.0f}/day vs ${plan.static_peak_usd_per_day:,.0f}/day "
-        "static peak"
+        f"${plan.optimized.usd_per_day:,.0f}/day{versus}"
     )
 
 
@@ -103,7 +107,7 @@ def _fleet_html(plan: FleetPlan, path: Path) -> None:
     for name, values in _series(plan).items():
         fig.add_trace(go.Bar(x=hours, y=values, name=name), 2, 1)
     auto = plan.autoscaled
-    if auto.hardware:
+    if auto is not None:
         fig.add_trace(
             go.Scatter(
                 x=hours,
@@ -124,16 +128,15 @@ def _fleet_html(plan: FleetPlan, path: Path) -> None:
         3,
         1,
     )
-    fig.add_trace(
-        go.Scatter(
-            x=hours,
-            y=[_static_usd_per_interval(plan)] * len(hours),
-            name="static peak $",
-            line={"dash": "dash"},
-        ),
-        3,
-        1,
-    )
+    static = _static_usd_per_interval(plan)
+    if static is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=hours, y=[static] * len(hours), name="static peak $", line={"dash": "dash"}
+            ),
+            3,
+            1,
+        )
     fig.update_layout(
         barmode="stack",
         title=fleet_title(plan),
@@ -177,13 +180,14 @@ def _fleet_png(plan: FleetPlan, path: Path) -> None:
     for name, values in _series(plan).items():
         ax_rep.bar(hours, values, width=width, bottom=bottom, align="edge", label=name)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    if plan.autoscaled.hardware:
+    auto = plan.autoscaled
+    if auto is not None:
         ax_rep.step(
             edges,
-            steps(plan.autoscaled.ready),
+            steps(auto.ready),
             where="post",
             color="black",
-            label=f"{plan.autoscaled.mode} autoscaler ({plan.autoscaled.hardware}), ready",
+            label=f"{auto.mode} autoscaler ({auto.hardware}), ready",
         )
     ax_rep.set_ylabel("replicas serving")
     ax_rep.legend(fontsize=7)
