@@ -16,9 +16,10 @@ different levers overlap and do not add. Each recommendation states what it assu
   token a cache hit).
 - GPU type: `econ.compare.compare` at the observed lengths and TPOT; the saving is `N` replica-months
   × (1 − the cheapest alternative's $/Mtok ÷ the current hardware's, both from the same model).
-- MIG: one replica that needs less than a GPU, moved to the smallest MIG slice (catalog MIG profiles,
-  `plan.capacity.fractional_hardware`) whose instances carry the peak; the freed slices are valued at
-  their share of the GPU price.
+- MIG: replicas of one GPU moved to the MIG profile (catalog MIG profiles,
+  `plan.capacity.fractional_hardware`) whose instances carry the peak on the smallest share of the
+  GPUs — a slice takes the larger of its compute (of 7) and memory (of 8) shares; the freed share is
+  valued at the GPU price.
 """
 
 from __future__ import annotations
@@ -375,9 +376,9 @@ def mig(sit: Situation) -> Recommendation | None:
         return None
     gpu = mig_gpu(rep.hardware.id)
     assert gpu is not None
-    best: tuple[int, str, int, float] | None = (
-        None  # (compute slices used, profile, instances, tps)
-    )
+    # (GPU share used, profile, instances, tps); a slice holds the larger of its compute and
+    # memory shares of the GPU: two 3g.40gb take all 8 memory slices, so the 7th compute slice idles
+    best: tuple[float, str, int, float] | None = None
     for p in mig_profiles(rep.hardware.id):
         if p.compute_slices >= gpu.compute_slices:
             continue
@@ -398,15 +399,17 @@ def mig(sit: Situation) -> Recommendation | None:
         instances = max(1, math.ceil(sit.peak_tps / (tps * sit.target_load)))
         if instances > p.max_instances * sit.replicas:
             continue
-        used = instances * p.compute_slices
-        if best is None or used < best[0]:
+        used = instances * max(
+            p.compute_slices / gpu.compute_slices, p.memory_slices / gpu.memory_slices
+        )
+        if best is None or used < best[0] - 1e-12:
             best = (used, p.name, instances, tps)
     if best is None:
         sit.skipped[kind] = "no MIG slice holds the model and carries the peak"
         return None
     used, name, instances, tps = best
     gpus_now = sit.replicas * rep.chips
-    freed = gpus_now - used / gpu.compute_slices
+    freed = gpus_now - used
     if freed <= 0:
         sit.skipped[kind] = "the peak needs every slice"
         return None
@@ -419,19 +422,20 @@ def mig(sit: Situation) -> Recommendation | None:
         detail=(
             f"one {name} slice does {tps:.0f} output tokens/s at the observed lengths; "
             f"{instances} carry the peak of {sit.peak_tps:.0f} at {sit.target_load:.0%} load, "
-            f"using {used} of {gpu.compute_slices * gpus_now} compute slices"
+            f"taking {used:.2f} of {gpus_now} GPU(s) (the larger of compute and memory slices)"
         ),
         evidence={
             "profile": name,
             "instances": instances,
             "slice_output_tps": tps,
-            "compute_slices_used": used,
-            "compute_slices": gpu.compute_slices,
+            "gpu_share_used": used,
+            "gpus_now": gpus_now,
         },
         assumptions=[
             "a slice is the GPU's peak × compute slices/7, bandwidth × memory slices/8 and the "
             "profile's memory (plan.capacity.fractional_hardware)",
-            "freed slices are worth their share of the GPU price (other workloads use them)",
+            "a slice costs the larger of its compute (of 7) and memory (of 8) shares of the GPU; "
+            "freed slices are worth that share of the GPU price (other workloads use them)",
         ],
     )
 

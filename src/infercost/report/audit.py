@@ -211,6 +211,8 @@ def write_png(report: AuditReport, path: Path) -> None:
         PANELS, (axes[0][0], axes[0][1], axes[1][0], axes[1][1]), strict=True
     ):
         axis.set_title(title, fontsize=9)
+        if not axis.has_data():
+            axis.text(0.5, 0.5, "no data", ha="center", va="center", transform=axis.transAxes)
         if axis is not axes[1][1] and axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=7)
         axis.tick_params(labelsize=7)
