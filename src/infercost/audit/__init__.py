@@ -169,22 +169,24 @@ def _spans(series: Sequence[Series | np.ndarray[Any, Any]]) -> tuple[float, floa
 
 
 def _hist_mean(replicas: Sequence[Replica], meaning: str) -> tuple[float | None, bool]:
-    """Mean of a histogram over the window (Δsum ÷ Δcount); with single scrapes, since start."""
-    total = count = 0.0
-    since_start = False
+    """Mean of a histogram over the window (Δsum ÷ Δcount); when nothing was observed in the
+    window (one scrape, or no request finished), since the server started — and says so."""
+    total = count = since_total = since_count = 0.0
     for r in replicas:
         pair = r.histograms.get(meaning)
-        if pair is None:
+        if pair is None or not len(pair[0]) or not len(pair[1]):
             continue
         s, c = pair
+        since_total += float(s.value[-1])
+        since_count += float(c.value[-1])
         ds, dc = U.counter_total(s), U.counter_total(c)
-        if ds is None or dc is None:
-            if len(s) and len(c):  # one scrape: everything since the server started
-                ds, dc, since_start = (float(s.value[-1]), 0.0), (float(c.value[-1]), 0.0), True
-            else:
-                continue
-        total, count = total + ds[0], count + dc[0]
-    return (total / count if count > 0 else None), since_start
+        if ds is not None and dc is not None:
+            total, count = total + ds[0], count + dc[0]
+    if count > 0:
+        return total / count, False
+    if since_count > 0:
+        return since_total / since_count, True
+    return None, False
 
 
 def _hist_total(replicas: Sequence[Replica], meaning: str) -> float | None:

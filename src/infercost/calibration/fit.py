@@ -36,13 +36,14 @@ from infercost.specs.precision import Precision
 
 FIELDS = ("compute", "memory", "step_overhead_ms", "request_overhead_ms")
 BOUNDS: dict[str, tuple[float, float]] = {
-    "compute": (1e-4, 1.0),
-    "memory": (1e-4, 1.0),
+    "compute": (1e-6, 1.0),  # a CPU running a tiny model reaches a millionth of its peak
+    "memory": (1e-6, 1.0),
     "step_overhead_ms": (0.0, 1e4),
     "request_overhead_ms": (0.0, 1e5),
 }
 PRIOR_WEIGHT = 0.005  # per parameter, in log units: a tie-breaker, not a pull against the data
 PRIOR_FLOOR = {"compute": 0.0, "memory": 0.0, "step_overhead_ms": 0.01, "request_overhead_ms": 0.01}
+LOG_SPACE = frozenset({"compute", "memory"})  # fractions spanning decades are fitted as logarithms
 SOFT_L1_SCALE = 0.05  # residuals beyond ~5 % count linearly, so one odd level cannot drive the fit
 FAILED_RESIDUAL = math.log(3.0)  # a prediction the model cannot make counts as 3× off
 STARTS = ((1.0, 1.0, 1.0), (0.3, 0.3, 10.0), (0.05, 0.05, 100.0))  # (compute, memory, overhead) ×
@@ -163,8 +164,20 @@ def fit_points(points: Sequence[FitPoint], target: Target) -> FitResult:
     low = np.array([BOUNDS[n][0] for n in names])
     high = np.array([BOUNDS[n][1] for n in names])
     floors = np.array([PRIOR_FLOOR[n] for n in names])
+    logs = np.array([n in LOG_SPACE for n in names])
 
-    def residuals(x: FloatArray) -> FloatArray:
+    def to_x(u: FloatArray) -> FloatArray:
+        x = np.array(u, dtype=float)
+        x[logs] = np.exp(u[logs])
+        return x
+
+    def to_u(x: FloatArray) -> FloatArray:
+        u = np.array(x, dtype=float)
+        u[logs] = np.log(x[logs])
+        return u
+
+    def residuals(u: FloatArray) -> FloatArray:
+        x = to_x(u)
         eff = with_values(start, names, x)
         pred = predict(target, eff, concurrency=conc, isl=isl, osl=osl)
         parts = []
@@ -184,19 +197,19 @@ def fit_points(points: Sequence[FitPoint], target: Target) -> FitResult:
                 for n in names
             ]
         )
-        x0 = np.clip(np.maximum(x0, floors), low + 1e-9, high - 1e-9)
+        x0 = np.clip(np.maximum(x0, floors), low * 1.001 + 1e-9, high * 0.999)
         result = least_squares(
             residuals,
-            x0,
-            bounds=(low, high),
+            to_u(x0),
+            bounds=(to_u(low), to_u(high)),
             loss="soft_l1",
             f_scale=SOFT_L1_SCALE,
-            x_scale=np.maximum(x0, 0.1),
+            x_scale=np.where(logs, 1.0, np.maximum(x0, 0.1)),
         )
         if best is None or result.cost < best.cost:
             best = result
     assert best is not None
-    x = best.x
+    x = to_x(best.x)
     efficiency = with_values(start, names, x)
     at_bounds = tuple(
         n
