@@ -318,3 +318,12 @@ def test_cli_pack_json_files_and_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["pack", str(spec)])
     assert res.exit_code == 2
     assert "models[0]" in res.stderr and "Traceback" not in res.output
+
+
+def test_a_tenant_no_gpu_serves_names_the_target_and_the_closest_layout() -> None:
+    data = {"hardware": "a100-sxm-80gb", "models": tenants(("a", "llama-3.1-70b", 1.0))}
+    data["models"][0]["slo"] = {"tpot_ms": 0.1}
+    with pytest.raises(InfercostError) as err:
+        pack(parse_pack(data))
+    assert err.value.field == "models[0].slo.tpot_ms"
+    assert "8× a100-sxm-80gb" in str(err.value)  # the most chips: the closest to the target

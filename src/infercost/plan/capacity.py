@@ -282,7 +282,8 @@ def best_capacity(
             errors.append(err)
     if not found:
         # the most informative failure: an SLO miss (the model fits) over a memory one
-        raise next((e for e in errors if isinstance(e, SloNotMetError)), errors[-1])
+        misses = [e for e in errors if isinstance(e, SloNotMetError)]
+        raise misses[-1] if misses else errors[-1]  # the most chips: the closest to the target
     return max(found, key=lambda c: (c.requests_per_s_per_chip, -c.chips))
 
 

@@ -394,12 +394,12 @@ def _replicas(load: float, cap: float) -> int:
 
 
 def _dedicated(
-    t: Tenant, hws: Sequence[Hardware], price: dict[str, GpuPrice], engine: str | None
+    i: int, t: Tenant, hws: Sequence[Hardware], price: dict[str, GpuPrice], engine: str | None
 ) -> Dedicated:
     """The cheapest whole-GPU deployment of one tenant at its load: every hardware type and chip
     count per replica (1, 2, 4, … within the scale-up domain), replicas to cover the load."""
     best: Dedicated | None = None
-    first_error: InfercostError | None = None
+    errors: list[InfercostError] = []
     for hw in hws:
         for chips in chip_counts(hw):
             try:
@@ -418,7 +418,7 @@ def _dedicated(
             except InfercostError as err:
                 if not isinstance(err, DoesNotFitError | SloNotMetError) and err.field != "chips":
                     raise
-                first_error = first_error or err
+                errors.append(err)
                 continue
             n = _replicas(t.requests_per_s, cap.requests_per_s)
             option = Dedicated(
@@ -433,9 +433,14 @@ def _dedicated(
             if best is None or (option.usd_per_hour, option.gpus) < (best.usd_per_hour, best.gpus):
                 best = option
     if best is None:
-        assert first_error is not None
+        # the most telling failure: a missed target (the model fits) over a memory one
+        misses = [e for e in errors if isinstance(e, SloNotMetError)]
+        worst = misses[-1] if misses else errors[-1]  # the most chips: the closest to the target
+        field = worst.field if isinstance(worst, SloNotMetError) else "model"
         raise InfercostError(
-            f"models[{t.name}]", t.model, f"cannot be served on any GPU given: {first_error}"
+            f"models[{i}].{field}",
+            worst.value,
+            f"{worst.allowed} (on every GPU type and chip count)",
         )
     return best
 
@@ -812,10 +817,12 @@ def pack(spec: PackSpec | str | Path, *, progress: Callable[[], None] | None = N
             list(spec.hardware),
             f"none has MIG profiles here (known: {known}); drop mig from modes",
         )
-    for t in spec.models:
-        spec_for(t.model, f"models[{t.name}].model")
+    for i, t in enumerate(spec.models):
+        spec_for(t.model, f"models[{i}].model")
     price = _prices(spec, hws)
-    baseline = {t.name: _dedicated(t, hws, price, spec.engine) for t in spec.models}
+    baseline = {
+        t.name: _dedicated(i, t, hws, price, spec.engine) for i, t in enumerate(spec.models)
+    }
     tick()
     base_gpus = sum(d.gpus for d in baseline.values())
     base_usd = sum(d.usd_per_hour for d in baseline.values())

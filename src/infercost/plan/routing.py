@@ -255,7 +255,7 @@ def route(spec: RouteSpec | str | Path) -> RoutePlan:
     def priced(m: str, c: TaskClass, thinking: bool) -> tuple[float, float | None, float | None]:
         key = (m, c.name, thinking)
         if key not in cache:
-            cache[key] = _price(models[m], c, thinking, f"models[{index[m]}].pricing")
+            cache[key] = _price(models[m], c, thinking, f"models[{index[m]}]")
             sources[m] = cache[key][3]
         usd, ttft, e2e, _ = cache[key]
         return usd, ttft, e2e
