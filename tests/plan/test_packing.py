@@ -327,3 +327,9 @@ def test_a_tenant_no_gpu_serves_names_the_target_and_the_closest_layout() -> Non
         pack(parse_pack(data))
     assert err.value.field == "models[0].slo.tpot_ms"
     assert "8× a100-sxm-80gb" in str(err.value)  # the most chips: the closest to the target
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("pack-*.yaml")))
+def test_every_pack_example_runs(name: str) -> None:
+    result = pack(EXAMPLES / name)
+    assert result.best is not None and result.gpus_saved >= 0

@@ -207,3 +207,9 @@ def test_cli_route_json_files_and_error(tmp_path: Path, sheets: dict[str, str]) 
     res = runner.invoke(app, ["route", str(file)])
     assert res.exit_code == 2
     assert "baseline.model" in res.stderr and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("route-*.yaml")))
+def test_every_route_example_runs(name: str) -> None:
+    plan = route(EXAMPLES / name)
+    assert plan.policies[-1].usd_per_task <= plan.policies[0].usd_per_task
