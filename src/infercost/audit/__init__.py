@@ -19,21 +19,37 @@ Every figure the data cannot give is None and the reason is in `notes`; nothing 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from infercost import catalog
 from infercost.audit import utilization as U
 from infercost.audit.capacity import ReplicaModel, replica_model
+from infercost.audit.engine import (
+    achieved_output,
+    as_float,
+    batch_cap,
+    counter_sum,
+    engine_kv_tokens,
+    hist_mean,
+    hist_total,
+    load_of,
+    quiet_nan,
+    spans_of,
+)
+from infercost.audit.models import (
+    AuditedFile,
+    AuditReport,
+    KvSummary,
+    MoneySummary,
+    ThroughputSummary,
+    UtilizationSummary,
+)
 from infercost.audit.recommend import Recommendation, Situation, recommend
-from infercost.audit.telemetry import Replica, Series, Telemetry, load_telemetry
+from infercost.audit.telemetry import Telemetry, load_telemetry
 from infercost.calibration.profile import CalibrationRef
 from infercost.econ.tco import HOURS_PER_YEAR, utilization_cost
 from infercost.errors import InfercostError
@@ -42,102 +58,6 @@ from infercost.ingest.store import to_datetime
 
 HOURS_PER_MONTH = HOURS_PER_YEAR / 12.0  # 730
 TARGET_LOAD = 0.8  # a replica kept at most this loaded at the peak (headroom for bursts)
-CAP_SHARE = 0.9  # running within 10 % of its peak while requests wait: a batch cap
-KV_ROOM = 0.9  # below this KV usage there was room for more sequences
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class AuditedFile(_Frozen):
-    path: str
-    sha256: str
-    kind: str
-    added: bool  # False: it was already in the store
-
-
-class UtilizationSummary(_Frozen):
-    source: Literal["gpu", "engine", "requests"] | None  # which signal gave the shares
-    devices: int  # GPUs (or MIG instances) seen at once
-    gpus: int  # physical chips paid for
-    replicas: int
-    chips_per_replica: int
-    observed_s: float
-    idle_share: float | None
-    underused_share: float | None
-    busy_share: float | None
-    mean_utilization: float | None  # mean GPU utilization, or load ÷ batch capacity
-    idle_below: float
-    underused_below: float
-
-
-class ThroughputSummary(_Frozen):
-    output_tokens: float | None
-    achieved_output_tps: float | None  # mean over the window, all replicas
-    achieved_output_tps_p95: float | None  # 95th percentile of the time bins
-    achieved_output_tps_peak: float | None
-    isl: float | None  # mean prompt tokens per request
-    osl: float | None  # mean output tokens per request
-    lengths_source: str | None
-    mean_running: float | None  # requests running per replica while busy
-    observed_tpot_ms: float | None  # mean, from the engine's histogram
-    batch: int | None  # the batch a replica is modelled at (its cap, or what it can hold)
-    attainable_output_tps_per_replica: float | None
-    attainable_output_tps: float | None  # all replicas
-    model_output_tps_at_observed_load: float | None  # per replica, at mean_running
-    capacity_utilization: float | None  # achieved ÷ attainable
-    needed_replicas: float | None  # for the p95 load at TARGET_LOAD
-    needed_replicas_basis: str | None
-    efficiency_version: str | None
-
-
-class KvSummary(_Frozen):
-    usage_mean: float | None
-    usage_p95: float | None
-    usage_max: float | None
-    headroom: float | None  # 1 − p95 usage
-    engine_capacity_tokens: float | None  # vLLM: GPU blocks × block size
-    engine_max_concurrency: float | None  # vLLM's own estimate at max_model_len
-    model_max_sequences: int | None  # at the observed lengths, from the memory plan
-    peak_running: float | None
-    peak_waiting: float | None
-    capped_at: int | None  # a batch cap seen in the data
-    preemptions: float | None
-    prefix_caching_enabled: bool | None
-    prefix_hit_rate: float | None
-
-
-class MoneySummary(_Frozen):
-    usd_per_chip_hour: float | None
-    price_source: str | None
-    spend_usd_per_month: float | None
-    idle_usd_per_month: float | None
-    wasted_usd_per_month: float | None
-    wasted_share: float | None
-    waste_basis: str | None
-    usd_per_mtok_output_observed: float | None  # spend ÷ tokens actually produced
-
-
-class AuditReport(_Frozen):
-    start: datetime | None
-    end: datetime | None
-    duration_s: float
-    bin_s: float
-    files: list[AuditedFile]
-    model: str | None
-    hardware: str | None
-    utilization: UtilizationSummary
-    throughput: ThroughputSummary
-    kv: KvSummary
-    money: MoneySummary
-    recommendations: list[Recommendation]
-    skipped: dict[str, str]  # recommendation → why it does not apply
-    notes: list[str]
-    timeline: dict[str, list[float | None]]  # per time bin: time_s and the series
-
-
-# --- pieces ---------------------------------------------------------------------------------------
 
 
 def _clean(values: np.ndarray[Any, Any]) -> list[float | None]:
@@ -146,69 +66,6 @@ def _clean(values: np.ndarray[Any, Any]) -> list[float | None]:
 
 def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
-
-
-def _load(replica: Replica) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
-    """(time, running + waiting) of a replica."""
-    running = replica.gauges.get("running")
-    if running is None or len(running) == 0:
-        return None
-    waiting = replica.gauges.get("waiting")
-    load = running.value.copy()
-    if waiting is not None and len(waiting):
-        load = load + np.interp(running.time_s, waiting.time_s, waiting.value)
-    return running.time_s, load
-
-
-def _spans(series: Sequence[Series | np.ndarray[Any, Any]]) -> tuple[float, float] | None:
-    times = [s.time_s if isinstance(s, Series) else s for s in series]
-    times = [t for t in times if t.size]
-    if not times:
-        return None
-    return float(min(t.min() for t in times)), float(max(t.max() for t in times))
-
-
-def _hist_mean(replicas: Sequence[Replica], meaning: str) -> tuple[float | None, bool]:
-    """Mean of a histogram over the window (Δsum ÷ Δcount); when nothing was observed in the
-    window (one scrape, or no request finished), since the server started — and says so."""
-    total = count = since_total = since_count = 0.0
-    for r in replicas:
-        pair = r.histograms.get(meaning)
-        if pair is None or not len(pair[0]) or not len(pair[1]):
-            continue
-        s, c = pair
-        since_total += float(s.value[-1])
-        since_count += float(c.value[-1])
-        ds, dc = U.counter_total(s), U.counter_total(c)
-        if ds is not None and dc is not None:
-            total, count = total + ds[0], count + dc[0]
-    if count > 0:
-        return total / count, False
-    if since_count > 0:
-        return since_total / since_count, True
-    return None, False
-
-
-def _hist_total(replicas: Sequence[Replica], meaning: str) -> float | None:
-    values = []
-    for r in replicas:
-        pair = r.histograms.get(meaning)
-        if pair is None:
-            continue
-        got = U.counter_total(pair[0])
-        values.append(got[0] if got else float(pair[0].value[-1]))
-    return sum(values) if values else None
-
-
-def _counter_sum(replicas: Sequence[Replica], meaning: str) -> float | None:
-    totals = []
-    for r in replicas:
-        series = r.counters.get(meaning)
-        if series is None:
-            continue
-        got = U.counter_total(series, r.created_s.get(meaning))
-        totals.append(got[0] if got else float(series.value[-1]))
-    return sum(totals) if totals else None
 
 
 def _files(
@@ -389,7 +246,7 @@ def _report(
 ) -> AuditReport:
     start, end = tel.start_s or 0.0, tel.end_s or 0.0
     gpu_devices = [d for d in tel.gpus if np.isfinite(d.utilization).any()]
-    loads = [(r, ld) for r in tel.replicas if (ld := _load(r)) is not None]
+    loads = [(r, ld) for r in tel.replicas if (ld := load_of(r)) is not None]
     sample_s = U.median_interval_s(
         [d.time_s for d in tel.gpus]
         + [ld[0] for _, ld in loads]
@@ -410,7 +267,7 @@ def _report(
     replica_spans = [
         sp
         for r in tel.replicas
-        if (sp := _spans([*r.gauges.values(), *r.counters.values()])) is not None
+        if (sp := spans_of([*r.gauges.values(), *r.counters.values()])) is not None
     ]
     n_replicas = replicas or (
         U.concurrent_count(replica_spans)
@@ -425,8 +282,8 @@ def _report(
 
     # --- lengths, concurrency, cap --------------------------------------------------------------
     lengths_source = None
-    seen_isl, since = _hist_mean(tel.replicas, "prompt_tokens")
-    seen_osl, since2 = _hist_mean(tel.replicas, "output_tokens")
+    seen_isl, since = hist_mean(tel.replicas, "prompt_tokens")
+    seen_osl, since2 = hist_mean(tel.replicas, "output_tokens")
     if seen_isl is not None and seen_osl is not None:
         lengths_source = "engine histograms" + (" (since server start)" if since or since2 else "")
     elif len(tel.requests):
@@ -451,7 +308,7 @@ def _report(
         busy = v > 0
         if w[busy].sum() > 0:
             mean_running = float(np.sum(w[busy] * v[busy]) / w[busy].sum())
-    capped_at = _cap(tel.replicas, peak_running)
+    capped_at = batch_cap(tel.replicas, peak_running)
 
     holdable = (
         rep.holdable_batch(seen_isl, seen_osl)
@@ -487,7 +344,7 @@ def _report(
         source = None
     if gpu_devices:
         per_device = np.array([U.bin_mean(edges, d.time_s, d.utilization) for d in gpu_devices])
-        with _quiet_nan():
+        with quiet_nan():
             timeline["gpu_utilization"] = _clean(np.nanmean(per_device, axis=0))
     if loads:
         timeline["running"] = _clean(
@@ -498,47 +355,17 @@ def _report(
                 np.nansum([U.bin_mean(edges, s.time_s, s.value) for s in all_waiting], axis=0)
             )
     if all_kv:
-        with _quiet_nan():
+        with quiet_nan():
             timeline["kv_usage"] = _clean(
                 np.nanmean([U.bin_mean(edges, s.time_s, s.value) for s in all_kv], axis=0)
             )
 
     # --- throughput ---------------------------------------------------------------------------------
     say("throughput")
-    tokens = None
-    rate_bins = None
-    gen = [
-        (r, r.counters["generation_tokens"])
-        for r in tel.replicas
-        if "generation_tokens" in r.counters
-    ]
-    if any(len(s) >= 2 for _, s in gen):
-        rise_bins = np.zeros(edges.size - 1)
-        covered = np.zeros(edges.size - 1, dtype=bool)
-        tokens = 0.0
-        for _, s in gen:
-            t0, t1, rise = U.counter_deltas(s)
-            tokens += float(rise.sum())
-            rise_bins += U.bin_sum(edges, (t0 + t1) / 2.0, rise)
-            covered |= U.bin_sum(edges, (t0 + t1) / 2.0, np.ones_like(rise)) > 0
-        rate_bins = np.where(covered, rise_bins / width, np.nan)
-        span = _spans([s for _, s in gen])
-        achieved = tokens / (span[1] - span[0]) if span and span[1] > span[0] else None
-    elif gen:
-        totals = [U.counter_total(s, r.created_s.get("generation_tokens")) for r, s in gen]
-        if all(t is not None for t in totals):
-            tokens = sum(t[0] for t in totals if t)
-            achieved = sum(t[0] / t[1] for t in totals if t and t[1] > 0)
-            notes.append("one scrape: throughput is the mean since the server started")
-        else:
-            achieved = None
-    elif len(tel.requests):
-        when = np.where(np.isfinite(tel.requests.end_s), tel.requests.end_s, tel.requests.start_s)
-        tokens = float(np.nansum(tel.requests.completion_tokens))
-        rate_bins = U.bin_sum(edges, when, tel.requests.completion_tokens) / width
-        achieved = tokens / (end - start) if end > start else None
-    else:
-        achieved = None
+    made = achieved_output(tel, edges, width)
+    tokens, achieved, rate_bins = made.tokens, made.mean_tps, made.rate_bins
+    if made.note:
+        notes.append(made.note)
     p95 = peak = None
     if rate_bins is not None and np.isfinite(rate_bins).any():
         timeline["output_tps"] = _clean(rate_bins)
@@ -570,7 +397,7 @@ def _report(
         )
         need = float(np.percentile(summed, 95)) / chips_per_replica / target_load
         basis = f"p95 of the summed GPU utilization ÷ {target_load:.0%} (no token counts)"
-    observed_tpot = _hist_mean(tel.replicas, "tpot_s")[0]
+    observed_tpot = hist_mean(tel.replicas, "tpot_s")[0]
     observed_tpot_ms = observed_tpot * 1e3 if observed_tpot is not None else None
 
     # --- KV ---------------------------------------------------------------------------------------
@@ -582,8 +409,8 @@ def _report(
         if info
         else None
     )
-    queries = _counter_sum(tel.replicas, "prefix_queries")
-    hits = _counter_sum(tel.replicas, "prefix_hits")
+    queries = counter_sum(tel.replicas, "prefix_queries")
+    hits = counter_sum(tel.replicas, "prefix_hits")
     kv = KvSummary(
         usage_mean=float(np.sum(kv_w * kv_values) / kv_w.sum())
         if kv_w.sum() > 0
@@ -591,15 +418,15 @@ def _report(
         usage_p95=float(np.percentile(kv_values, 95)) if kv_values.size else None,
         usage_max=float(kv_values.max()) if kv_values.size else None,
         headroom=1.0 - float(np.percentile(kv_values, 95)) if kv_values.size else None,
-        engine_capacity_tokens=_engine_kv_tokens(info),
-        engine_max_concurrency=_float(info.get("kv_cache_max_concurrency")),
+        engine_capacity_tokens=engine_kv_tokens(info),
+        engine_max_concurrency=as_float(info.get("kv_cache_max_concurrency")),
         model_max_sequences=rep.max_sequences(seen_isl, seen_osl)
         if rep and seen_isl is not None and seen_osl is not None
         else None,
         peak_running=peak_running,
         peak_waiting=peak_waiting,
         capped_at=capped_at,
-        preemptions=_counter_sum(tel.replicas, "preemptions"),
+        preemptions=counter_sum(tel.replicas, "preemptions"),
         prefix_caching_enabled=prefix_enabled,
         prefix_hit_rate=hits / queries if queries and hits is not None else None,
     )
@@ -658,8 +485,8 @@ def _report(
     if slo is None and rep is not None and batch and seen_isl is not None and seen_osl is not None:
         model_tpot = float(rep.steady(batch, seen_isl, seen_osl).tpot_s) * 1e3
         slo = max(model_tpot, observed_tpot_ms or 0.0)
-    prefill = _hist_total(tel.replicas, "prefill_s")
-    decode = _hist_total(tel.replicas, "decode_s")
+    prefill = hist_total(tel.replicas, "prefill_s")
+    decode = hist_total(tel.replicas, "decode_s")
     sit = Situation(
         replica=rep,
         replicas=n_replicas,
@@ -738,49 +565,6 @@ def _report(
         notes=notes,
         timeline=timeline,
     )
-
-
-def _cap(replicas: Sequence[Replica], peak: float | None) -> int | None:
-    """The batch cap, when requests waited while running sat at its peak and the KV cache had room."""
-    if not peak or peak < 1:
-        return None
-    for r in replicas:
-        running, waiting = r.gauges.get("running"), r.gauges.get("waiting")
-        if running is None or waiting is None or not len(waiting):
-            continue
-        queued = np.interp(running.time_s, waiting.time_s, waiting.value) > 0
-        at_peak = running.value >= CAP_SHARE * float(running.value.max())
-        hit = queued & at_peak
-        kv = r.gauges.get("kv_usage")
-        if kv is not None and len(kv):
-            hit &= np.interp(running.time_s, kv.time_s, kv.value) < KV_ROOM
-        if hit.any():
-            return round(float(running.value.max()))
-    return None
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        value = float(text) if text not in (None, "", "None") else None
-    except ValueError:
-        return None
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _engine_kv_tokens(info: dict[str, str]) -> float | None:
-    tokens = _float(info.get("kv_cache_size_tokens"))
-    if tokens is not None:
-        return tokens
-    blocks, size = _float(info.get("num_gpu_blocks")), _float(info.get("block_size"))
-    return blocks * size if blocks is not None and size is not None else None
-
-
-@contextmanager
-def _quiet_nan() -> Iterator[None]:
-    """Silence numpy's 'mean of empty slice' for bins no series covers (they stay nan)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
 
 
 __all__ = [
