@@ -210,3 +210,24 @@ def test_infeasible_when_the_longest_request_fits_nowhere() -> None:
     table = screen_task(task)
     message = str(infeasible(table, task.load, build_space(req)))
     assert "fits no searched deployment" in message and "100100 tokens" in message
+
+
+def test_pooled_wait_is_m_m_1_for_one_server_and_erlang_c_beyond() -> None:
+    from infercost.plan.screen import _pooled_wait
+
+    # one server, ρ = 0.5, S = 0.1 s: P(W > t) = ρ·exp(−(1 − ρ)t/S) → t99 = S·ln(50)/0.5
+    one = float(_pooled_wait(np.array(1.0), np.array(0.5), np.array(0.1), 5.0, 0.99))
+    assert one == pytest.approx(0.1 * math.log(50) / 0.5)
+
+    def by_recursion(c: int, lam: float, s: float) -> float:
+        a, b = lam * s, 1.0
+        for n in range(1, c + 1):  # Erlang B recursion
+            b = a * b / (n + a * b)
+        waits = c * b / (c - a * (1 - b))
+        return math.log(waits / 0.01) / (c / s - lam) if waits > 0.01 else 0.0
+
+    for c, lam, s in ((6, 50.0, 0.1), (40, 300.0, 0.12), (200, 1500.0, 0.12)):
+        got = float(_pooled_wait(np.array(float(c)), np.array(lam * s), np.array(s), lam, 0.99))
+        assert got == pytest.approx(by_recursion(c, lam, s), rel=1e-9)
+    # overloaded: the queue never drains
+    assert _pooled_wait(np.array(2.0), np.array(3.0), np.array(0.1), 30.0, 0.99) == np.inf

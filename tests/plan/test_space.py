@@ -142,3 +142,18 @@ def test_a_class_slo_is_enough_and_the_shipped_example_loads() -> None:
     assert example.model == "llama-3.1-70b"
     assert example.slo is not None and (example.slo.ttft_ms, example.slo.tpot_ms) == (1000, 50)
     assert example.workload.arrival.kind == "poisson"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLE.parent.glob("plan-*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_plan_example_screens_to_a_feasible_deployment(path: Path) -> None:
+    from infercost.plan.screen import load_profile, merge, rank, screen_task, screen_tasks
+
+    request = load_plan(path)
+    space = build_space(request)
+    load = load_profile(request)
+    tasks = screen_tasks(space, load, request.search.headroom, request.search.max_replicas)
+    ranked = rank(merge([screen_task(t) for t in tasks]))
+    assert ranked and ranked[0]["replicas"] >= 1
+    assert ranked[0]["ttft_ms_p99"] <= load.ttft_s * 1e3 and ranked[0]["tpot_ms_p99"] <= (
+        load.tpot_s * 1e3
+    )

@@ -40,6 +40,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from scipy.special import gammaincc, gammaln
 
 from infercost import catalog
 from infercost._types import FloatArray
@@ -383,19 +384,14 @@ def _queue_wait(rho: FloatArray, service_s: FloatArray, q: float) -> FloatArray:
 def _pooled_wait(
     servers: FloatArray, offered: FloatArray, service_s: FloatArray, rate: float, q: float
 ) -> FloatArray:
-    """q-quantile of the M/M/c waiting time: P(W > t) = C(c, A)·exp(−(c/S − λ)·t), with Erlang C
-    from the Erlang B recursion (c servers, A = λ·S Erlangs offered)."""
-    shape = np.broadcast_shapes(servers.shape, np.shape(offered), np.shape(service_s))
-    c = np.broadcast_to(servers, shape)
-    a = np.broadcast_to(offered, shape)
-    erlang_b = np.ones(shape)
-    at_c = np.ones(shape)
-    top = int(np.nanmax(np.where(np.isfinite(c), c, 0.0), initial=1.0))
-    for n in range(1, top + 1):
-        erlang_b = a * erlang_b / (n + a * erlang_b)
-        at_c = np.where(c == n, erlang_b, at_c)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        waits = c * at_c / (c - a * (1.0 - at_c))  # Erlang C: probability of waiting
+    """q-quantile of the M/M/c waiting time: P(W > t) = C(c, A)·exp(−(c/S − λ)·t), with c servers
+    and A = λ·S Erlangs offered. Erlang B is the Poisson pmf over its cdf at c (A^c/c! over
+    Σ_k≤c A^k/k!), from the log-gamma and the regularized incomplete gamma: no loop over c."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        c, a = np.broadcast_arrays(servers, offered)
+        log_pmf = c * np.log(a) - a - gammaln(c + 1.0)
+        erlang_b = np.exp(log_pmf) / gammaincc(c + 1.0, a)
+        waits = c * erlang_b / (c - a * (1.0 - erlang_b))  # Erlang C: probability of waiting
         drain = c / service_s - rate
         out: FloatArray = np.where(
             (a < c) & (waits > 1.0 - q), np.log(waits / (1.0 - q)) / drain, 0.0

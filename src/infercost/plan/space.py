@@ -20,7 +20,7 @@ search:                            # every field optional
   engine: vllm
   headroom: 0.1                    # spare capacity kept above the planned load
   prices: {h100-sxm: 2.2}          # USD per chip-hour, overriding the catalog default
-verify: {top: 5, duration_s: 60, warmup_s: 10, max_extra_replicas: 3, trim: 2}
+verify: {top: 5, duration_s: 60, warmup_s: 10, max_extra_replicas: 3, trim: 4}
 ```
 
 The space is the product hardware × layout (chips per replica, tp, pp, ep) × weight format × KV
@@ -130,7 +130,7 @@ class VerifySpec(Frozen):
     duration_s: float | None = Field(60.0, gt=0)  # simulated seconds (None: the workload's rule)
     warmup_s: float = Field(10.0, ge=0)  # requests arriving earlier are left out of percentiles
     max_extra_replicas: int = Field(3, ge=0, le=64)  # added one at a time to a failing candidate
-    trim: int = Field(2, ge=0, le=64)  # replicas a passing candidate may give back, one at a time
+    trim: int = Field(4, ge=0, le=64)  # replicas a passing candidate may give back, one at a time
     max_rounds: int = Field(4, ge=1, le=100)  # rounds of `top` before giving up
     seed: int | None = None  # default: the workload's seed
 

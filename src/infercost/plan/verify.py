@@ -8,8 +8,10 @@ class with an SLO must meet each of its targets at its percentile, and no reques
 
 A candidate that fails gets one more replica at a time (the prefill pool when TTFT misses, the
 decode pool when TPOT or E2E does) up to `max_extra_replicas`; one that passes gives replicas back
-one at a time (up to `trim`) while it still passes — the screen's queueing estimates are
-conservative, the simulator is the judge. Each candidate is an independent task (no shared
+one at a time (up to `trim`; disaggregated: from either pool, the one with more slack tried first)
+until no pool can lose one and still pass — the screen's queueing estimates are conservative, the
+simulator is the judge. A trimmed winner is thus a local minimum: one replica fewer in any pool
+fails. Each candidate is an independent task (no shared
 state), so a process pool or Ray runs them with the same result.
 """
 
@@ -188,18 +190,18 @@ def _grow(c: SimCheck, prefill: int, decode: int, disaggregated: bool) -> tuple[
     return prefill, decode + 1
 
 
-def _shrink(c: SimCheck, prefill: int, decode: int, task: VerifyTask) -> tuple[int, int] | None:
-    """One replica fewer from the pool with the most slack, or None when none can go."""
+def _smaller(c: SimCheck, prefill: int, decode: int, task: VerifyTask) -> list[tuple[int, int]]:
+    """Pool sizes with one replica fewer, the pool with the most slack first (disaggregated: the
+    prefill pool when TTFT has more room than TPOT, else the decode pool)."""
     if task.candidate["mode"] != "disaggregated":
-        return (prefill, decode - 1) if decode > 1 else None
+        return [(prefill, decode - 1)] if decode > 1 else []
     slo = task.request.slo or next(iter(task.request.class_slos().values()))
-    ttft_slack = c.ttft_ms_p99 / slo.ttft_ms if slo.ttft_ms else 0.0
-    tpot_slack = c.tpot_ms_p99 / slo.tpot_ms if slo.tpot_ms else 0.0
-    if ttft_slack <= tpot_slack and prefill > 1:
-        return prefill - 1, decode
-    if decode > 1:
-        return prefill, decode - 1
-    return (prefill - 1, decode) if prefill > 1 else None
+    ttft_use = c.ttft_ms_p99 / slo.ttft_ms if slo.ttft_ms else 0.0
+    tpot_use = c.tpot_ms_p99 / slo.tpot_ms if slo.tpot_ms else 0.0
+    options = [(prefill - 1, decode), (prefill, decode - 1)]
+    if tpot_use < ttft_use:
+        options.reverse()
+    return [(p, d) for p, d in options if p >= 1 and d >= 1]
 
 
 def verify_candidate(task: VerifyTask) -> Verification:
@@ -213,14 +215,14 @@ def verify_candidate(task: VerifyTask) -> Verification:
     if first.passed:
         best = first
         for _ in range(task.trim):
-            fewer = _shrink(best, prefill, decode, task)
-            if fewer is None:
+            for fewer in _smaller(best, prefill, decode, task):
+                trial = check(task, *fewer)
+                checks.append(trial)
+                if trial.passed:
+                    best, (prefill, decode) = trial, fewer
+                    break
+            else:  # no pool can give a replica back
                 break
-            trial = check(task, *fewer)
-            checks.append(trial)
-            if not trial.passed:
-                break
-            best, (prefill, decode) = trial, fewer
         return Verification(passed=True, final=best, checks=checks)
     last = first
     for _ in range(task.max_extra_replicas):
