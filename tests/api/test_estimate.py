@@ -190,3 +190,12 @@ def test_without_a_data_dir_no_file_is_read(bare_client: TestClient) -> None:
     assert "not a catalog model id" in response.json()["detail"]
     hint = bare_client.post("/api/estimate", json={"model": "llama-3.1-8", "hardware": "h100-sxm"})
     assert "did you mean llama-3.1-8b" in hint.json()["detail"]
+
+
+def test_a_repeated_request_is_answered_the_same(client: TestClient) -> None:
+    fields = {"model": "llama-3.1-8b", "hardware": "h200", "batch": 24, "isl": 777}
+    first = client.post("/api/estimate", json=fields)
+    again = client.post("/api/estimate", json=fields)
+    assert first.content == again.content
+    expected = estimate("llama-3.1-8b", "h200", batch=24, isl=777)
+    assert again.json() == dumps(expected.model_dump(mode="json"))

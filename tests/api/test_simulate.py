@@ -140,20 +140,20 @@ def test_a_simulation_over_the_time_limit_stops_with_a_message(data_dir: Path) -
         started = c.post("/api/simulate", json={"scenario": SCENARIO})
         done = wait(c, started.json()["status_url"])
     assert done["status"] == "failed"
-    assert "server's limit per simulation" in done["error"]
+    assert "server's limit per simulate job" in done["error"]
     assert done["progress"]["done"] < 120
 
 
 def test_the_queue_is_bounded() -> None:
-    store = JobStore(max_queued=1, max_kept=4, max_seconds=60)
+    store = JobStore(max_queued=1, max_kept=4)
     release = threading.Event()
-    first = store.submit("slow", 1, lambda progress: release.wait(10))
-    with pytest.raises(InfercostError, match="at most 1 simulations"):
-        store.submit("slow", 1, lambda progress: None)
+    first = store.submit("slow", 1, lambda progress: release.wait(10), max_seconds=60)
+    with pytest.raises(InfercostError, match="at most 1 jobs"):
+        store.submit("slow", 1, lambda progress: None, max_seconds=60)
     release.set()
     while store.get(first.id).status != "done":  # type: ignore[union-attr]
         time.sleep(0.01)
-    second = store.submit("fast", 1, lambda progress: 42)
+    second = store.submit("fast", 1, lambda progress: 42, max_seconds=60)
     while store.get(second.id).status != "done":  # type: ignore[union-attr]
         time.sleep(0.01)
     assert store.get(second.id).result == 42  # type: ignore[union-attr]
@@ -161,10 +161,10 @@ def test_the_queue_is_bounded() -> None:
 
 
 def test_old_finished_jobs_are_forgotten() -> None:
-    store = JobStore(max_queued=2, max_kept=2, max_seconds=60)
+    store = JobStore(max_queued=2, max_kept=2)
     ids = []
     for i in range(5):
-        job = store.submit("n", 1, lambda progress, i=i: i)
+        job = store.submit("n", 1, lambda progress, i=i: i, max_seconds=60)
         while job.status != "done":
             time.sleep(0.01)
         ids.append(job.id)

@@ -209,3 +209,74 @@ def test_every_nav_link_opens(page: Watched) -> None:
         response = pg.goto(page.base + href)
         assert response is not None and response.status == 200, href
     page.check()
+
+
+def test_plan(page: Watched) -> None:
+    from infercost.api.routers.dashboard import EXAMPLE_PLAN
+    from infercost.plan import plan
+
+    pg = page.page
+    pg.goto(page.base + "/plan")
+    pg.click("#plan-submit")
+    root = "[data-testid=plan-result]"
+    pg.wait_for_selector(root, timeout=300_000)
+    plot_drawn(pg, root)
+    result = plan(yaml.safe_load(EXAMPLE_PLAN)).result
+    best = result.best
+    assert pg.inner_text("[data-testid=best-layout]") == best.layout
+    numbers = shown(pg, "[data-testid=plan-best]")
+    for key in ("usd_per_hour", "usd_per_mtok_output", "ttft_ms_p99", "tpot_ms_p99"):
+        assert_shows(numbers, f"best.{key}", getattr(best, key))
+    rows = pg.query_selector_all("[data-testid=plan-candidates] tr[data-rank]")
+    assert len(rows) == len(result.candidates)
+    for row, c in zip(rows, result.candidates, strict=True):
+        cells = {
+            e.get_attribute("data-key"): e.inner_text()
+            for e in row.query_selector_all("[data-key]")
+        }
+        assert shown_equals(cells["usd_per_hour"], c.usd_per_hour)
+    assert pg.inner_text("[data-testid=plan-launch]") == "\n".join(result.launch.shell_lines())
+    page.shot("plan")
+    page.check()
+
+
+def test_audit(page: Watched) -> None:
+    from pathlib import Path
+
+    from infercost.audit import audit
+    from infercost.report.audit import headline
+
+    prom = Path(__file__).parents[2] / "examples" / "audit" / "vllm-day.prom"
+    pg = page.page
+    pg.goto(page.base + "/audit")
+    pg.set_input_files("#f-files", str(prom))
+    pg.select_option("#f-hardware", "h100-sxm")
+    pg.select_option("#f-model", "llama-3.1-8b")
+    pg.fill("#f-price_per_hour", "2.5")
+    pg.click("#audit-submit")
+    root = "[data-testid=audit-result]"
+    pg.wait_for_selector(root)
+    plot_drawn(pg, root)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = audit(
+            [prom],
+            store=Path(tmp) / "s.duckdb",
+            hardware="h100-sxm",
+            model="llama-3.1-8b",
+            price_per_hour=2.5,
+        )
+    cells = pg.query_selector_all("[data-testid=audit-headline] td[data-label]")
+    assert [(c.get_attribute("data-label"), c.inner_text()) for c in cells] == headline(report)
+    rows = pg.query_selector_all("[data-testid=audit-recommendations] tr td:nth-child(2)")
+    assert [r.inner_text() for r in rows] == [r.title for r in report.recommendations]
+    numbers = [
+        json.loads(e.get_attribute("data-value"))
+        for e in pg.query_selector_all(
+            "[data-testid=audit-recommendations] [data-key=savings_usd_per_month]"
+        )
+    ]
+    assert numbers == [r.savings_usd_per_month for r in report.recommendations]
+    page.shot("audit")
+    page.check()

@@ -43,11 +43,7 @@ def create_app(
 ) -> FastAPI:
     """The server. Requests may read files only under `data_dir` (none without it)."""
     chosen = limits or Limits()
-    jobs = JobStore(
-        max_queued=chosen.max_queued_jobs,
-        max_kept=chosen.max_kept_jobs,
-        max_seconds=chosen.max_sim_seconds,
-    )
+    jobs = JobStore(max_queued=chosen.max_queued_jobs, max_kept=chosen.max_kept_jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from infercost.errors import InfercostError
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def _is_spec_file(ref: str) -> bool:
+def is_file_ref(ref: str) -> bool:
     """What `catalog.hardware` and the price-sheet loaders treat as a file, not an id."""
     return Path(ref).suffix in _SPEC_SUFFIXES if "\x00" not in ref else True
 
@@ -59,10 +59,10 @@ class DataDir:
         return str(self.file(ref, field))
 
     def hardware(self, ref: str, field: str = "hardware") -> str:
-        return str(self.file(ref, field)) if _is_spec_file(ref) else ref
+        return str(self.file(ref, field)) if is_file_ref(ref) else ref
 
     def sheet(self, ref: str, field: str = "sheet") -> str:
-        return str(self.file(ref, field)) if _is_spec_file(ref) else ref
+        return str(self.file(ref, field)) if is_file_ref(ref) else ref
 
     def check_inside(self, spec: Any, field: str) -> None:
         """Refuse a validated spec holding any path outside the data directory."""
@@ -90,6 +90,24 @@ class DataDir:
             out["cluster"] = {**cluster, "groups": groups}
         if "workload" in out:
             out["workload"] = self._paths(out["workload"], "scenario.workload")
+        return out
+
+    def plan(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """A plan mapping with its model, searched hardware and workload files made safe."""
+        out = dict(data)
+        if isinstance(out.get("model"), str):
+            out["model"] = self.model(out["model"], "plan.model")
+        search = out.get("search")
+        if isinstance(search, Mapping) and isinstance(search.get("hardware"), list | tuple):
+            out["search"] = {
+                **search,
+                "hardware": [
+                    self.hardware(h, f"plan.search.hardware.{i}") if isinstance(h, str) else h
+                    for i, h in enumerate(search["hardware"])
+                ],
+            }
+        if "workload" in out:
+            out["workload"] = self._paths(out["workload"], "plan.workload")
         return out
 
     def _deployment(self, block: Any, where: str) -> Any:

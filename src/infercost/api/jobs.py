@@ -13,11 +13,34 @@ from typing import Any, Literal
 from infercost.errors import InfercostError
 
 Status = Literal["queued", "running", "done", "failed"]
-Work = Callable[[Callable[[int], None]], Any]  # called with a progress callback (items done)
 
 
 class OverTime(Exception):
     """A job passed its wall-clock limit; raised from its own progress callback."""
+
+
+class Progress:
+    """What a running job reports: items done (and the stage it is in). Every report checks the
+    job's deadline, so work that reports progress stops soon after its time is up."""
+
+    def __init__(self, job: Job, deadline: float) -> None:
+        self.job = job
+        self.deadline = deadline
+
+    def advance(self, n: int = 1) -> None:
+        self.job.done += n
+        self._check()
+
+    def stage(self, name: str, done: int, total: int) -> None:
+        self.job.stage, self.job.done, self.job.total = name, done, total
+        self._check()
+
+    def _check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise OverTime
+
+
+Work = Callable[[Progress], Any]
 
 
 @dataclass
@@ -25,7 +48,9 @@ class Job:
     id: str
     kind: str
     total: int
+    max_seconds: float
     status: Status = "queued"
+    stage: str = ""
     done: int = 0
     created_s: float = field(default_factory=time.time)
     started_s: float | None = None
@@ -41,7 +66,7 @@ class Job:
             "id": self.id,
             "kind": self.kind,
             "status": self.status,
-            "progress": {"done": self.done, "total": self.total},
+            "progress": {"stage": self.stage, "done": self.done, "total": self.total},
             "elapsed_s": elapsed,
             "error": self.error,
             "status_url": f"/api/jobs/{self.id}",
@@ -52,24 +77,23 @@ class Job:
 class JobStore:
     """Runs jobs one at a time on a worker thread; keeps the latest finished ones."""
 
-    def __init__(self, *, max_queued: int, max_kept: int, max_seconds: float) -> None:
+    def __init__(self, *, max_queued: int, max_kept: int) -> None:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infercost-job")
         self.max_queued = max_queued
         self.max_kept = max_kept
-        self.max_seconds = max_seconds
 
-    def submit(self, kind: str, total: int, work: Work) -> Job:
+    def submit(self, kind: str, total: int, work: Work, *, max_seconds: float) -> Job:
         with self._lock:
             pending = sum(j.status in ("queued", "running") for j in self._jobs.values())
             if pending >= self.max_queued:
                 raise InfercostError(
                     "jobs",
                     pending,
-                    f"at most {self.max_queued} simulations queued or running; retry later",
+                    f"at most {self.max_queued} jobs queued or running; retry later",
                 )
-            job = Job(id=uuid.uuid4().hex, kind=kind, total=total)
+            job = Job(id=uuid.uuid4().hex, kind=kind, total=total, max_seconds=max_seconds)
             self._jobs[job.id] = job
             self._forget_old()
         self._pool.submit(self._run, job, work)
@@ -85,20 +109,14 @@ class JobStore:
     def _run(self, job: Job, work: Work) -> None:
         job.status = "running"
         job.started_s = time.time()
-        deadline = time.monotonic() + self.max_seconds
-
-        def progress(n: int) -> None:
-            job.done += n
-            if time.monotonic() > deadline:
-                raise OverTime
-
         try:
-            job.result = work(progress)
+            job.result = work(Progress(job, time.monotonic() + job.max_seconds))
             job.status = "done"
         except OverTime:
+            where = f"{job.stage} " if job.stage else ""
             job.error = (
-                f"stopped after {self.max_seconds:g} s, the server's limit per simulation "
-                f"({job.done} of {job.total} requests done); simulate fewer requests"
+                f"stopped after {job.max_seconds:g} s, the server's limit per {job.kind} job "
+                f"({where}{job.done} of {job.total} done); ask for less"
             )
             job.status = "failed"
         except InfercostError as err:

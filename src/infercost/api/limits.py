@@ -18,6 +18,8 @@ class Limits:
     max_grid_points: int = 1024  # configurations one request may evaluate (batches × chip counts)
     max_sim_requests: int = 20_000  # workload.requests of one simulation
     max_sim_seconds: float = 120.0  # wall-clock time of one simulation
+    max_plan_seconds: float = 600.0  # wall-clock time of one plan (screening + verification)
+    max_audit_files: int = 20  # files in one audit upload
     max_queued_jobs: int = 4  # simulations waiting or running at once
     max_kept_jobs: int = 64  # finished jobs kept for their result URL
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from infercost.econ.workload_cost import WorkloadSpec as CostWorkload
+from infercost.plan.space import PlanRequest
 from infercost.sim.scenario import Scenario
 
 Ref = Annotated[str, Field(min_length=1, max_length=300)]
@@ -134,13 +135,54 @@ class SimulateRequest(_Request):
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
 
 
+class PlanApiRequest(_Request):
+    """`infercost plan PLAN.yaml [--hardware ...] [--top N] [--verify-duration S]`."""
+
+    plan: PlanRequest | None = Field(None, description="The plan, as in a plan YAML.")
+    plan_file: Ref | None = Field(None, description="A plan YAML in the data directory.")
+    hardware: list[Ref] | None = Field(
+        None, max_length=64, description="Search only these chips (default: the plan's)."
+    )
+    top: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        None, description="Deployments simulated per verification round."
+    )
+    verify_duration_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] | None = None
+
+
+class AuditFields(BaseModel):
+    """The options of `infercost audit` that describe the deployment behind the uploaded files
+    (form fields beside `files`, so other form fields are not refused)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hardware: Ref | None = Field(None, description="Catalog id (with model: the throughput model).")
+    model: Ref | None = Field(None, description="Catalog model id.")
+    price_per_hour: Usd | None = Field(None, description="USD per chip-hour (default: catalog).")
+    engine: FormatId = "vllm"
+    tp: Chips | None = None
+    pp: Chips | None = None
+    weights: FormatId | None = None
+    kv: FormatId | None = None
+    gpus: Chips | None = Field(None, description="GPUs paid for (default: as many as seen).")
+    replicas: Chips | None = None
+    max_num_seqs: Batch | None = None
+    isl: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+    osl: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)] | None = None
+    tpot_slo_ms: Positive | None = None
+    candidates: Annotated[str, Field(max_length=1000)] | None = Field(
+        None, description="Comma-separated GPU ids to consider moving to."
+    )
+
+
 CostRequest = CostWorkload  # the `infercost cost` workload file, as JSON
 
 __all__ = [
+    "AuditFields",
     "CompareRequest",
     "CostRequest",
     "EstimateRequest",
     "FrontierRequest",
+    "PlanApiRequest",
     "PriceDecodeRequest",
     "PriceSheetRequest",
     "SimulateRequest",

@@ -7,27 +7,33 @@ validation file); the routers hold no logic of their own beyond HTTP.
 
 from __future__ import annotations
 
-import functools
 import json
 import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from infercost import catalog
 from infercost.api.datadir import DataDir
+from infercost.api.datadir import is_file_ref as _is_file_ref
 from infercost.api.errors import finite, finite_dict
-from infercost.api.jobs import Job, JobStore
+from infercost.api.jobs import Job, JobStore, Progress
 from infercost.api.limits import Limits
 from infercost.api.schemas import (
+    AuditFields,
     CompareRequest,
     EstimateRequest,
     FrontierRequest,
+    PlanApiRequest,
     PriceDecodeRequest,
     PriceSheetRequest,
     SimulateRequest,
     as_kwargs,
 )
+from infercost.audit import AuditReport, audit
 from infercost.econ.compare import Comparison, compare
 from infercost.econ.frontier import FastMode, Frontier, frontier, layout_frontier, sweep_batches
 from infercost.econ.price_decode import PriceDecoding, decode_sheet
@@ -37,6 +43,8 @@ from infercost.econ.workload_cost import WorkloadCost, WorkloadSpec, cost_worklo
 from infercost.errors import InfercostError
 from infercost.estimation import Estimate, estimate
 from infercost.perf.efficiency import shipped_profile
+from infercost.plan import plan
+from infercost.plan.space import PlanRequest, build_space, load_plan
 from infercost.report.frontier_plot import frontier_json
 from infercost.report.html import simulation_plot_data
 from infercost.sim.scenario import Scenario, load_scenario
@@ -54,23 +62,24 @@ class ServerState:
     jobs: JobStore
     validation_csv: Path | None  # the shipped measurements for the accuracy page
     _accuracy: dict[str, Any] | None = field(default=None, repr=False)
+    _estimates: LRU[EstimateRequest, bytes] = field(default_factory=lambda: LRU(4096), repr=False)
 
     # --- estimate ------------------------------------------------------------------------------
 
     def estimate(self, req: EstimateRequest) -> Estimate:
         model = self.data.model(req.model)
         hardware = self.data.hardware(req.hardware)
-        if model == req.model and hardware == req.hardware:
-            return _catalog_estimate(req)  # pure in catalog ids: cached
-        kwargs = as_kwargs(req, "model", "hardware")
-        return estimate(model, hardware, **kwargs)
+        return estimate(model, hardware, **as_kwargs(req, "model", "hardware"))
+
+    def cached_estimate_json(self, req: EstimateRequest) -> bytes | None:
+        """The answer to a request already seen (catalog ids only: files may change)."""
+        return self._estimates.get(req)
 
     def estimate_json(self, req: EstimateRequest) -> bytes:
-        model = self.data.model(req.model)
-        hardware = self.data.hardware(req.hardware)
-        if model == req.model and hardware == req.hardware:
-            return _catalog_estimate_json(req)
-        return _json_bytes(self.estimate(req).model_dump(mode="json"))
+        body = _json_bytes(self.estimate(req).model_dump(mode="json"))
+        if req.model.strip().lower() in catalog.model_ids() and not _is_file_ref(req.hardware):
+            self._estimates.put(req, body)
+        return body
 
     # --- frontier ------------------------------------------------------------------------------
 
@@ -153,20 +162,7 @@ class ServerState:
                 "scenario", None, "give exactly one of scenario (inline) and scenario_file"
             )
         if req.scenario_file is not None:
-            path = self.data.file(req.scenario_file, "scenario_file")
-            import yaml
-
-            try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-                raise InfercostError(
-                    "scenario_file", req.scenario_file, f"cannot be read as YAML ({err})"
-                ) from None
-            if not isinstance(raw, dict):
-                raise InfercostError(
-                    "scenario_file", req.scenario_file, "a mapping with model, deployment, workload"
-                )
-            raw = _relative_to(raw, path.parent, self.data)
+            raw = self._yaml_file(req.scenario_file, "scenario_file")
         else:
             assert req.scenario is not None
             raw = req.scenario.model_dump(mode="json", exclude_unset=True)
@@ -186,8 +182,8 @@ class ServerState:
         total = spec.workload.requests or 0
         seed = req.seed
 
-        def work(progress: Any) -> dict[str, Any]:
-            sim = simulate(spec, seed=seed, on_done=progress)
+        def work(progress: Progress) -> dict[str, Any]:
+            sim = simulate(spec, seed=seed, on_done=progress.advance)
             return {
                 "scenario": spec.name,
                 "summary": finite(sim.summary),
@@ -195,7 +191,96 @@ class ServerState:
                 "plots": simulation_plot_data(sim.requests(), sim.timeline()),
             }
 
-        return self.jobs.submit("simulate", total, work)
+        return self.jobs.submit("simulate", total, work, max_seconds=self.limits.max_sim_seconds)
+
+    def _yaml_file(self, ref: str, field: str) -> dict[str, Any]:
+        """A YAML mapping from the data directory, its relative paths made relative to the root."""
+        import yaml
+
+        path = self.data.file(ref, field)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            raise InfercostError(field, ref, f"cannot be read as YAML ({err})") from None
+        if not isinstance(raw, dict):
+            raise InfercostError(field, ref, "a YAML mapping")
+        return _relative_to(raw, path.parent, self.data)
+
+    # --- plan ----------------------------------------------------------------------------------
+
+    def plan_request(self, req: PlanApiRequest) -> PlanRequest:
+        if (req.plan is None) == (req.plan_file is None):
+            raise InfercostError("plan", None, "give exactly one of plan (inline) and plan_file")
+        if req.plan_file is not None:
+            raw = self._yaml_file(req.plan_file, "plan_file")
+        else:
+            assert req.plan is not None
+            raw = req.plan.model_dump(mode="json", exclude_unset=True)
+        spec = load_plan(self.data.plan(raw))
+        self.data.check_inside(spec, "plan")
+        return spec
+
+    def submit_plan(self, req: PlanApiRequest) -> Job:
+        spec = self.plan_request(req)
+        hardware = (
+            [self.data.hardware(h, f"hardware.{i}") for i, h in enumerate(req.hardware)]
+            if req.hardware
+            else None
+        )
+        build_space(spec, hardware)  # a mistake in the search space answers now, not in the job
+
+        def work(progress: Progress) -> dict[str, Any]:
+            result = plan(
+                spec,
+                hardware=hardware,
+                top=req.top,
+                verify_duration_s=req.verify_duration_s,
+                on_progress=progress.stage,
+            )
+            return finite_dict({**result.to_dict(), "timings_s": result.timings_s})
+
+        return self.jobs.submit("plan", 0, work, max_seconds=self.limits.max_plan_seconds)
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def audit_upload(self, files: list[tuple[str, bytes]], fields: AuditFields) -> AuditReport:
+        """Audit the deployment behind uploaded telemetry files (a fresh store per request)."""
+        if not files:
+            raise InfercostError("files", 0, "upload at least one telemetry or request-log file")
+        if len(files) > self.limits.max_audit_files:
+            raise InfercostError(
+                "files",
+                len(files),
+                f"at most {self.limits.max_audit_files} per audit (server limit)",
+            )
+        kwargs = as_kwargs(fields, "hardware", "model", "candidates")
+        candidates = (
+            [self.data.hardware(c.strip(), "candidates") for c in fields.candidates.split(",")]
+            if fields.candidates
+            else None
+        )
+        with tempfile.TemporaryDirectory(prefix="infercost-audit-") as tmp:
+            folder = Path(tmp)
+            names: dict[str, str] = {}
+            paths = []
+            for i, (name, content) in enumerate(files):
+                path = folder / f"{i:02d}-{_safe_name(name, i)}"
+                path.write_bytes(content)
+                names[str(path)] = name
+                paths.append(path)
+            try:
+                report = audit(
+                    paths,
+                    store=folder / "store.duckdb",
+                    hardware=self.data.hardware(fields.hardware) if fields.hardware else None,
+                    model=self.data.model(fields.model) if fields.model else None,
+                    candidates=candidates,
+                    **kwargs,
+                )
+            except InfercostError as err:
+                raise _without_folder(err, folder, names) from None
+        shown = [f.model_copy(update={"path": names.get(f.path, f.path)}) for f in report.files]
+        return report.model_copy(update={"files": shown})
 
     # --- validate ------------------------------------------------------------------------------
 
@@ -256,6 +341,27 @@ def validation_json(result: ValidationResult) -> dict[str, Any]:
     return finite_dict({"summary": result.summary(), "rows": rows})
 
 
+def _safe_name(name: str, index: int) -> str:
+    """An uploaded file's name without folders or odd characters (its extension kept)."""
+    import re
+
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name.replace("\\", "/")).name).lstrip(".")
+    return base[:100] or f"upload-{index}"
+
+
+def _without_folder(err: InfercostError, folder: Path, names: dict[str, str]) -> InfercostError:
+    """The error as the user should read it: their file names, not the server's temporary paths."""
+
+    def clean(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        for path, name in names.items():
+            text = text.replace(path, name)
+        return text.replace(str(folder), "(upload)")
+
+    return InfercostError(err.field, clean(err.value), clean(err.allowed))
+
+
 def _relative_to(raw: dict[str, Any], folder: Path, data: DataDir) -> dict[str, Any]:
     """Paths in a scenario file are relative to its folder: rewrite them relative to the data dir."""
     assert data.root is not None
@@ -283,14 +389,32 @@ def _json_bytes(data: Any) -> bytes:
     ).encode()
 
 
-@functools.lru_cache(maxsize=4096)
-def _catalog_estimate(req: EstimateRequest) -> Estimate:
-    return estimate(req.model, req.hardware, **as_kwargs(req, "model", "hardware"))
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-@functools.lru_cache(maxsize=4096)
-def _catalog_estimate_json(req: EstimateRequest) -> bytes:
-    return _json_bytes(_catalog_estimate(req).model_dump(mode="json"))
+class LRU(Generic[K, V]):
+    """A small thread-safe least-recently-used map: `estimate` is pure in catalog ids, so a
+    repeated request is answered from here without recomputing or re-serializing it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def catalog_ids() -> dict[str, list[str]]:

@@ -1,5 +1,5 @@
 """`infercost report KIND INPUT --out DIR`: a self-contained HTML report (plots inline, opens
-offline) and a PNG of each plot, for estimate, frontier and simulate results."""
+offline) and a PNG of each plot, for estimate, frontier, simulate, plan and audit results."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from infercost.audit import AuditReport
 from infercost.commands.base import console, errors, user_errors
 from infercost.commands.frontier import summary_lines
 from infercost.commands.simulate import HEADLINES
 from infercost.econ.frontier import FastMode, Frontier
 from infercost.errors import InfercostError
 from infercost.estimation import Estimate
-from infercost.report import frontier_plot
+from infercost.plan import PlanResult
+from infercost.report import audit as audit_plot
+from infercost.report import frontier_plot, plan_plot
 from infercost.report.html import (
     BREAKDOWN_PARTS,
     Block,
@@ -29,6 +32,7 @@ from infercost.report.html import (
     estimate_title,
     frontier_figure,
     number,
+    plan_figure,
     simulation_figure,
     simulation_plot_data,
     write_estimate_png,
@@ -192,6 +196,113 @@ def simulation_report(
     )
 
 
+PLAN_COLUMNS = (
+    "#",
+    "replica layout",
+    "replicas",
+    "$/hour",
+    "$/Mtok out",
+    "p99 TTFT ms",
+    "p99 TPOT ms",
+    "limit",
+    "verdict",
+)
+AUDIT_COLUMNS = ("#", "what", "$ / month", "of spend", "why")
+
+
+def plan_report(result: PlanResult) -> Report:
+    b = result.best
+    rows = [
+        [
+            str(c.rank),
+            f"{c.layout} · seqs {c.max_num_seqs} · chunk {c.chunk}",
+            str(c.replicas),
+            number(c.usd_per_hour),
+            number(c.usd_per_mtok_output),
+            number(c.ttft_ms_p99) + ("" if c.latency_source == "simulated" else "*"),
+            number(c.tpot_ms_p99) + ("" if c.latency_source == "simulated" else "*"),
+            c.bound,
+            "winner" if c.status == "winner" else c.why_not,
+        ]
+        for c in result.candidates
+    ]
+    whatifs = [
+        [
+            w.change,
+            w.deployment if w.available else "nothing meets the SLO",
+            number(w.usd_per_hour),
+            number(w.delta_usd_per_hour),
+            w.basis,
+            w.note,
+        ]
+        for w in result.whatifs
+    ]
+    return Report(
+        f"plan — {result.name}",
+        f"{result.model} at {result.load_rps:g} req/s, {result.targets}",
+        [
+            KeyValues(
+                "Winner",
+                [
+                    ("deployment", f"{b.layout} × {b.replicas}"),
+                    ("$ / hour", number(b.usd_per_hour)),
+                    ("$ / 1M output tokens", number(b.usd_per_mtok_output)),
+                    (f"p99 TTFT ({b.latency_source})", f"{number(b.ttft_ms_p99)} ms"),
+                    (f"p99 TPOT ({b.latency_source})", f"{number(b.tpot_ms_p99)} ms"),
+                    (
+                        "searched",
+                        f"{result.points_screened} configurations, {result.simulations} simulations",
+                    ),
+                ],
+            ),
+            Table(
+                "Ranked deployments (* screened, not simulated)",
+                PLAN_COLUMNS,
+                rows,
+            ),
+            Plot("pareto", plan_figure(result), lambda path: plan_plot.write_png(result, path)),
+            Notes("Launch (vLLM, then SGLang)", result.launch.shell_lines() + result.launch.notes),
+            Table(
+                "What if", ["change", "deployment", "$/hour", "Δ $/hour", "basis", "note"], whatifs
+            ),
+            Notes("Prices", [f"{hw}: {src}" for hw, src in result.price_sources.items()]),
+        ],
+    )
+
+
+def audit_report(report: AuditReport) -> Report:
+    recs = [
+        [
+            str(i),
+            r.title,
+            ("≤ " if r.bound == "upper" else "") + number(r.savings_usd_per_month),
+            f"{number(r.savings_share * 100, 3)} %",
+            r.detail,
+        ]
+        for i, r in enumerate(report.recommendations, start=1)
+    ]
+    return Report(
+        "audit",
+        f"{report.model or '?'} on {report.hardware or '?'}",
+        [
+            KeyValues("Headline", audit_plot.headline(report)),
+            Plot(
+                "audit",
+                audit_plot._figure(report),
+                lambda path: audit_plot.write_png(report, path),
+            ),
+            Table(
+                "Recommendations ($ / month; savings overlap)",
+                AUDIT_COLUMNS,
+                recs,
+            ),
+            Notes("Not recommended", [f"{k}: {v}" for k, v in report.skipped.items()]),
+            Notes("Notes", list(report.notes)),
+            Notes("Files", [f"{f.path} ({f.kind}, sha256 {f.sha256[:12]}…)" for f in report.files]),
+        ],
+    )
+
+
 def _written(paths: list[Path]) -> None:
     for path in paths:
         console.print(f"wrote {path}", highlight=False)
@@ -258,6 +369,32 @@ def simulate_cmd(
         plots = simulation_plot_data(sim.requests(), sim.timeline())
         report = simulation_report(spec.name, sim.summary, sim.price_sources, plots)
         paths = write_report(report, out or Path("reports/simulate"))
+    _written(paths)
+
+
+@report_app.command("plan")
+def plan_cmd(
+    result: Annotated[Path, typer.Argument(help="JSON from `infercost plan PLAN.yaml --json`.")],
+    out: OutOption = None,
+) -> None:
+    """The winner, ranked deployments, Pareto plot, launch commands and what-ifs of a plan."""
+    made_by = "infercost plan PLAN.yaml --json > FILE"
+    with user_errors():
+        planned = _validated(PlanResult, _read_json(result, made_by), result, made_by)
+        paths = write_report(plan_report(planned), out or Path("reports/plan"))
+    _written(paths)
+
+
+@report_app.command("audit")
+def audit_cmd(
+    result: Annotated[Path, typer.Argument(help="JSON from `infercost audit FILES --json`.")],
+    out: OutOption = None,
+) -> None:
+    """Utilization, throughput, waste and ranked recommendations of an audit."""
+    made_by = "infercost audit FILES ... --json > FILE"
+    with user_errors():
+        audited = _validated(AuditReport, _read_json(result, made_by), result, made_by)
+        paths = write_report(audit_report(audited), out or Path("reports/audit"))
     _written(paths)
 
 

@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 
 from infercost.econ.frontier import Frontier
 from infercost.estimation import Estimate
+from infercost.plan import ParetoPoint, PlanResult
 from infercost.report import frontier_plot
 
 CDF_POINTS = 500  # points per latency CDF: the curve is drawn from evenly spaced ranks
@@ -347,6 +348,64 @@ def write_simulation_png(name: str, data: Mapping[str, Any], path: Path) -> None
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# --- plan --------------------------------------------------------------------------------------------
+
+
+def plan_figure(result: PlanResult) -> go.Figure:
+    """Every feasible deployment's predicted p99 TPOT against $/hour, the Pareto set, the winner."""
+    fig = go.Figure()
+    by_hw: dict[str, list[ParetoPoint]] = {}
+    for p in result.pareto:
+        by_hw.setdefault(p.hardware, []).append(p)
+    for hw, points in sorted(by_hw.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[p.tpot_ms_p99 for p in points],
+                y=[p.usd_per_hour for p in points],
+                mode="markers",
+                name=hw,
+                text=[
+                    f"{p.deployment}<br>${p.usd_per_mtok_output:.3f}/Mtok, "
+                    f"p99 TTFT {p.ttft_ms_p99:.0f} ms" + (" (simulated)" if p.simulated else "")
+                    for p in points
+                ],
+                hovertemplate="%{text}<br>p99 TPOT %{x:.1f} ms, $%{y:.2f}/hour<extra></extra>",
+            )
+        )
+    front = sorted((p for p in result.pareto if p.pareto), key=lambda p: p.tpot_ms_p99)
+    fig.add_trace(
+        go.Scatter(
+            x=[p.tpot_ms_p99 for p in front],
+            y=[p.usd_per_hour for p in front],
+            mode="lines+markers",
+            marker={"size": 11, "symbol": "circle-open", "color": "black"},
+            line={"dash": "dot", "color": "black"},
+            name="Pareto set",
+        )
+    )
+    best = result.best
+    fig.add_trace(
+        go.Scatter(
+            x=[best.predicted_tpot_ms_p99],
+            y=[best.screened_usd_per_hour],
+            mode="markers",
+            marker={"size": 16, "symbol": "star", "color": "gold", "line": {"width": 1}},
+            name=f"winner: {best.layout} ×{best.replicas}",
+        )
+    )
+    fig.update_layout(
+        title=(
+            f"{result.name}: {result.model} at {result.load_rps:g} req/s, {result.targets} — "
+            f"{len(result.pareto)} deployments meeting the SLO (screened)"
+        ),
+        xaxis_title="predicted p99 TPOT (ms)",
+        yaxis_title="$ per hour at the offered load",
+        yaxis_type="log",
+        template="plotly_white",
+    )
+    return fig
 
 
 # --- accuracy ----------------------------------------------------------------------------------------

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from infercost import __version__, catalog
 from infercost.api.errors import finite_dict
 from infercost.api.schemas import (
+    AuditFields,
     CompareRequest,
     CostRequest,
     EstimateRequest,
     FrontierRequest,
+    PlanApiRequest,
     PriceDecodeRequest,
     PriceSheetRequest,
     SimulateRequest,
@@ -137,10 +140,13 @@ def _catalog_only(lookup: Any, ref: str, what: str) -> Any:
 
 
 @router.post("/estimate", tags=["estimate"], responses=ERRORS)
-def estimate_endpoint(req: EstimateRequest, server: State) -> Response:
+async def estimate_endpoint(req: EstimateRequest, server: State) -> Response:
     """Time of every prefill chunk and decode step with its breakdown, the memory plan, throughput
     and cost — `infercost estimate --json`."""
-    return Response(server.estimate_json(req), media_type="application/json")
+    body = server.cached_estimate_json(req)  # a repeat: answered on the event loop
+    if body is None:
+        body = await run_in_threadpool(server.estimate_json, req)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/frontier", tags=["estimate"], responses=ERRORS)
@@ -189,8 +195,6 @@ async def validate_endpoint(
     """Score predictions against an uploaded file of measurements — `infercost validate --json`,
     with every row's prediction."""
     content = await file.read()
-    from starlette.concurrency import run_in_threadpool
-
     result: dict[str, Any] = await run_in_threadpool(
         server.validate_upload, content, file.filename or "upload"
     )
@@ -206,13 +210,36 @@ def validate_shipped(server: State) -> dict[str, Any]:
     return result
 
 
-# --- simulation jobs -------------------------------------------------------------------------------
+@router.post("/audit", tags=["audit"], responses={**ERRORS, 413: {}})
+async def audit_endpoint(
+    server: State,
+    fields: Annotated[AuditFields, Form()],
+    files: Annotated[
+        list[UploadFile],
+        File(description="nvidia-smi CSV, DCGM/vLLM/SGLang metrics text, request logs (JSONL)"),
+    ],
+) -> dict[str, Any]:
+    """Utilization, achieved vs attainable throughput, waste in $/month and ranked
+    recommendations from uploaded telemetry — `infercost audit --json`."""
+    uploads = [(f.filename or f"upload-{i}", await f.read()) for i, f in enumerate(files)]
+    report = await run_in_threadpool(server.audit_upload, uploads, fields)
+    return finite_dict(report.model_dump(mode="json"))
+
+
+# --- jobs: simulations and plans -------------------------------------------------------------------------------
 
 
 @router.post("/simulate", tags=["simulate"], status_code=202, responses=ERRORS)
 def simulate_endpoint(req: SimulateRequest, server: State) -> dict[str, Any]:
     """Start a simulation; poll `status_url` for progress, then fetch `result_url`."""
     return server.submit_simulation(req).view()
+
+
+@router.post("/plan", tags=["plan"], status_code=202, responses=ERRORS)
+def plan_endpoint(req: PlanApiRequest, server: State) -> dict[str, Any]:
+    """Start a plan (screen the search space, verify the cheapest by simulation); poll
+    `status_url`, then `result_url` gives `infercost plan --json`."""
+    return server.submit_plan(req).view()
 
 
 @router.get("/jobs/{job_id}", tags=["simulate"], responses={404: {}})
@@ -225,7 +252,7 @@ def job_status(job_id: str, server: State) -> dict[str, Any]:
 
 @router.get("/jobs/{job_id}/result", tags=["simulate"], responses={404: {}, 409: {}})
 def job_result(job_id: str, server: State) -> dict[str, Any]:
-    """The summary, price sources and plot data of a finished simulation."""
+    """A finished job's result: a simulation's summary, price sources and plot data, or a plan."""
     job = server.jobs.get(job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id!r} (finished jobs are kept for a while)")

@@ -11,13 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile as FormFile
 
 from infercost import catalog
 from infercost.api.errors import readable
 from infercost.api.routers.api import state
 from infercost.api.schemas import (
+    AuditFields,
     EstimateRequest,
     FrontierRequest,
+    PlanApiRequest,
     PriceDecodeRequest,
     PriceSheetRequest,
     SimulateRequest,
@@ -25,12 +28,16 @@ from infercost.api.schemas import (
 from infercost.commands.frontier import summary_lines
 from infercost.econ.price_sheets import price_sheets
 from infercost.errors import InfercostError
+from infercost.plan import PlanResult
+from infercost.report.audit import _figure as audit_figure  # the audit report's own figure
+from infercost.report.audit import headline as audit_headline
 from infercost.report.html import (
     accuracy_figure,
     estimate_figure,
     figure_json,
     frontier_figure,
     number,
+    plan_figure,
     simulation_figure,
 )
 from infercost.specs.engine import ENGINE_NAMES
@@ -50,7 +57,9 @@ PAGES = (
     ("/", "Calculator"),
     ("/frontier", "Frontier"),
     ("/simulate", "Simulate"),
+    ("/plan", "Plan"),
     ("/prices", "Prices"),
+    ("/audit", "Audit"),
     ("/accuracy", "Accuracy"),
 )
 
@@ -70,6 +79,32 @@ workload:
       prompt: {kind: lognormal, median: 500, sigma: 0.9, max: 16000}
       output: {kind: lognormal, median: 220, sigma: 0.8, max: 4096}
       slo: {ttft_ms: 500, tpot_ms: 40}
+"""
+
+
+EXAMPLE_PLAN = """\
+# The cheapest deployment of Llama-3.1-8B for a chat service at 10 req/s, p99 TTFT ≤ 1 s and
+# TPOT ≤ 50 ms: screened over three GPU types, the cheapest verified by the simulator.
+name: chat-8b
+model: llama-3.1-8b
+slo: {ttft_ms: 1000, tpot_ms: 50, percentile: 99}
+workload:
+  seed: 7
+  duration_s: 30
+  arrival: {kind: poisson, rate_rps: 10}
+  classes:
+    - name: chat
+      prompt: {kind: lognormal, median: 600, sigma: 0.7, max: 4000}
+      output: {kind: lognormal, median: 150, sigma: 0.6, max: 1000}
+search:
+  hardware: [h100-sxm, a100-sxm-80gb, h200]
+  weights: [native, fp8]
+  kv: [bf16]
+  max_chips_per_replica: 2
+  max_num_seqs: [64, 256]
+  chunk: [8192]
+  modes: [aggregated]
+verify: {top: 2, duration_s: 20, warmup_s: 2, max_rounds: 2}
 """
 
 
@@ -147,6 +182,16 @@ def simulate_page(request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request) -> HTMLResponse:
+    return _page(request, "plan.html", example=EXAMPLE_PLAN)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request) -> HTMLResponse:
+    return _page(request, "audit.html", **_choices())
+
+
 @router.get("/prices", response_class=HTMLResponse)
 def prices_page(request: Request) -> HTMLResponse:
     sheets = sorted(price_sheets().values(), key=lambda s: s.id)
@@ -222,12 +267,59 @@ async def simulate_fragment(request: Request) -> HTMLResponse:
     return await _answer(request, render)
 
 
+@router.post("/ui/plan", response_class=HTMLResponse)
+async def plan_fragment(request: Request) -> HTMLResponse:
+    server, data = state(request), await _form(request)
+
+    def render() -> HTMLResponse:
+        try:
+            raw = yaml.safe_load(data.get("plan", ""))
+        except yaml.YAMLError as err:
+            raise InfercostError("plan", "(YAML)", f"is not valid YAML: {err}") from None
+        if not isinstance(raw, dict):
+            raise InfercostError("plan", type(raw).__name__, "a YAML mapping")
+        job = server.submit_plan(_parse(PlanApiRequest, {"plan": raw}))
+        return _fragment(request, "_job.html", job=job.view())
+
+    return await _answer(request, render)
+
+
+@router.post("/ui/audit", response_class=HTMLResponse)
+async def audit_fragment(request: Request) -> HTMLResponse:
+    server = state(request)
+    form = await request.form()
+    uploads = [
+        (f.filename or f"upload-{i}", await f.read())
+        for i, f in enumerate(form.getlist("files"))
+        if isinstance(f, FormFile) and (f.filename or f.size)
+    ]
+    fields = {
+        k: v for k, v in form.items() if k != "files" and isinstance(v, str) and v.strip() != ""
+    }
+
+    def render() -> HTMLResponse:
+        report = server.audit_upload(uploads, _parse(AuditFields, fields))
+        return _fragment(
+            request,
+            "_audit.html",
+            report=report,
+            headline=audit_headline(report),
+            figure=figure_json(audit_figure(report)),
+        )
+
+    return await _answer(request, render)
+
+
 @router.get("/ui/jobs/{job_id}", response_class=HTMLResponse)
 def job_fragment(job_id: str, request: Request) -> Response:
     server = state(request)
     job = server.jobs.get(job_id)
     if job is None:
         return _error(request, f"no job {job_id!r}", 404)
+    if job.status == "done" and job.kind == "plan":
+        result = PlanResult.model_validate(job.result)
+        figure = figure_json(plan_figure(result))
+        return _fragment(request, "_plan.html", r=result, figure=figure, job=job.view())
     if job.status == "done":
         result = job.result
         figure = figure_json(simulation_figure(result["scenario"], result["plots"]))
