@@ -199,3 +199,14 @@ def test_a_repeated_request_is_answered_the_same(client: TestClient) -> None:
     assert first.content == again.content
     expected = estimate("llama-3.1-8b", "h200", batch=24, isl=777)
     assert again.json() == dumps(expected.model_dump(mode="json"))
+
+
+def test_a_calibration_is_read_from_the_data_dir_only(client: TestClient) -> None:
+    base = {"model": "llama-3.1-8b", "hardware": "h100-sxm"}
+    outside = client.post("/api/estimate", json={**base, "calibration": "../cal.yaml"})
+    assert outside.status_code == 400
+    assert outside.json()["field"] == "calibration"
+    assert "inside the data directory" in outside.json()["detail"]
+    # a file that is there but is no calibration: the library's own one-line refusal
+    not_one = client.post("/api/estimate", json={**base, "calibration": "fast-h100.yaml"})
+    assert not_one.status_code == 400

@@ -12,14 +12,17 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
-from infercost import __version__
+from infercost import __version__, catalog
 from infercost.api import errors
 from infercost.api.datadir import DataDir
 from infercost.api.jobs import JobStore
 from infercost.api.limits import BodySizeLimit, Limits
 from infercost.api.routers import api, dashboard
 from infercost.api.service import ServerState
+from infercost.econ.price_sheets import price_sheets
+from infercost.estimation import estimate
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,6 +38,15 @@ def default_validation_csv() -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def warm_up() -> None:
+    """Read the catalogs once before the first request: many first requests at once would each
+    parse them (the lookups are cached, but not locked), and wait seconds for one another."""
+    catalog.all_hardware()
+    catalog.chip_prices()
+    price_sheets()
+    estimate("llama-3.1-8b", "h100-sxm")
+
+
 def create_app(
     data_dir: Path | str | None = None,
     *,
@@ -47,6 +59,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(warm_up)
         yield
         jobs.shutdown()
 

@@ -47,6 +47,9 @@ class EstimateRequest(_Request):
     osl: Tokens = Field(256, description="Output tokens per request.")
     price_per_hour: Usd | None = Field(None, description="USD per chip-hour (default: catalog).")
     engine: FormatId | None = Field(None, description="Engine profile: vllm, trtllm, …")
+    calibration: Ref | None = Field(
+        None, description="Deployment calibration profile YAML in the data directory."
+    )
 
 
 class FrontierRequest(_Request):
@@ -133,6 +136,9 @@ class SimulateRequest(_Request):
     scenario: Scenario | None = Field(None, description="The scenario, as in a scenario YAML.")
     scenario_file: Ref | None = Field(None, description="A scenario YAML in the data directory.")
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
+    calibration: Ref | None = Field(
+        None, description="Deployment calibration profile YAML in the data directory."
+    )
 
 
 class PlanApiRequest(_Request):

@@ -69,7 +69,11 @@ class ServerState:
     def estimate(self, req: EstimateRequest) -> Estimate:
         model = self.data.model(req.model)
         hardware = self.data.hardware(req.hardware)
-        return estimate(model, hardware, **as_kwargs(req, "model", "hardware"))
+        calibration = (
+            self.data.file(req.calibration, "calibration") if req.calibration is not None else None
+        )
+        kwargs = as_kwargs(req, "model", "hardware", "calibration")
+        return estimate(model, hardware, calibration=calibration, **kwargs)
 
     def cached_estimate_json(self, req: EstimateRequest) -> bytes | None:
         """The answer to a request already seen (catalog ids only: files may change)."""
@@ -77,7 +81,8 @@ class ServerState:
 
     def estimate_json(self, req: EstimateRequest) -> bytes:
         body = _json_bytes(self.estimate(req).model_dump(mode="json"))
-        if req.model.strip().lower() in catalog.model_ids() and not _is_file_ref(req.hardware):
+        files = req.calibration is not None or _is_file_ref(req.hardware)
+        if req.model.strip().lower() in catalog.model_ids() and not files:
             self._estimates.put(req, body)
         return body
 
@@ -181,9 +186,12 @@ class ServerState:
         spec = self.scenario(req)
         total = spec.workload.requests or 0
         seed = req.seed
+        calibration = (
+            self.data.file(req.calibration, "calibration") if req.calibration is not None else None
+        )
 
         def work(progress: Progress) -> dict[str, Any]:
-            sim = simulate(spec, seed=seed, on_done=progress.advance)
+            sim = simulate(spec, seed=seed, on_done=progress.advance, calibration=calibration)
             return {
                 "scenario": spec.name,
                 "summary": finite(sim.summary),
