@@ -181,3 +181,21 @@ def test_yaml_scenario_round_trips_through_the_schema() -> None:
     path = Path(__file__).parents[2] / "examples" / "simulate-chat.yaml"
     request = SimulateRequest.model_validate({"scenario": yaml.safe_load(path.read_text())})
     assert request.scenario == load_scenario(path)
+
+
+def test_shutting_down_stops_the_running_job() -> None:
+    store = JobStore(max_queued=2, max_kept=4)
+    started = threading.Event()
+
+    def endless(progress: Any) -> None:
+        started.set()
+        while True:
+            progress.advance()
+            time.sleep(0.001)
+
+    job = store.submit("endless", 0, endless, max_seconds=600)
+    assert started.wait(10)
+    store.shutdown()
+    while job.status == "running":
+        time.sleep(0.01)
+    assert job.status == "failed" and "shut down" in (job.error or "")

@@ -19,13 +19,18 @@ class OverTime(Exception):
     """A job passed its wall-clock limit; raised from its own progress callback."""
 
 
+class Cancelled(Exception):
+    """The server is shutting down; raised from the job's progress callback."""
+
+
 class Progress:
     """What a running job reports: items done (and the stage it is in). Every report checks the
-    job's deadline, so work that reports progress stops soon after its time is up."""
+    job's deadline and the server's shutdown, so work that reports progress stops soon after."""
 
-    def __init__(self, job: Job, deadline: float) -> None:
+    def __init__(self, job: Job, deadline: float, stopping: threading.Event) -> None:
         self.job = job
         self.deadline = deadline
+        self.stopping = stopping
 
     def advance(self, n: int = 1) -> None:
         self.job.done += n
@@ -36,6 +41,8 @@ class Progress:
         self._check()
 
     def _check(self) -> None:
+        if self.stopping.is_set():
+            raise Cancelled
         if time.monotonic() > self.deadline:
             raise OverTime
 
@@ -81,6 +88,7 @@ class JobStore:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infercost-job")
+        self._stopping = threading.Event()
         self.max_queued = max_queued
         self.max_kept = max_kept
 
@@ -104,14 +112,19 @@ class JobStore:
             return self._jobs.get(job_id)
 
     def shutdown(self) -> None:
+        """Stop the running job at its next progress report; drop the queued ones."""
+        self._stopping.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, job: Job, work: Work) -> None:
         job.status = "running"
         job.started_s = time.time()
         try:
-            job.result = work(Progress(job, time.monotonic() + job.max_seconds))
+            job.result = work(Progress(job, time.monotonic() + job.max_seconds, self._stopping))
             job.status = "done"
+        except Cancelled:
+            job.error = "the server shut down before the job finished"
+            job.status = "failed"
         except OverTime:
             where = f"{job.stage} " if job.stage else ""
             job.error = (
