@@ -30,9 +30,7 @@ from infercost.report.html import (
     Table,
     estimate_figure,
     estimate_title,
-    frontier_figure,
     number,
-    plan_figure,
     simulation_figure,
     simulation_plot_data,
     write_estimate_png,
@@ -152,7 +150,7 @@ def frontier_report(front: Frontier, fast: FastMode | None) -> Report:
             Notes("Summary", summary_lines(front, fast)),
             Plot(
                 "frontier",
-                frontier_figure(front),
+                frontier_plot.frontier_figure(front),
                 lambda path: frontier_plot.write_png(front, path),
             ),
             Table(
@@ -260,7 +258,11 @@ def plan_report(result: PlanResult) -> Report:
                 PLAN_COLUMNS,
                 rows,
             ),
-            Plot("pareto", plan_figure(result), lambda path: plan_plot.write_png(result, path)),
+            Plot(
+                "pareto",
+                plan_plot.plan_figure(result),
+                lambda path: plan_plot.write_png(result, path),
+            ),
             Notes("Launch (vLLM, then SGLang)", result.launch.shell_lines() + result.launch.notes),
             Table(
                 "What if", ["change", "deployment", "$/hour", "Δ $/hour", "basis", "note"], whatifs
@@ -288,7 +290,7 @@ def audit_report(report: AuditReport) -> Report:
             KeyValues("Headline", audit_plot.headline(report)),
             Plot(
                 "audit",
-                audit_plot._figure(report),
+                audit_plot.audit_figure(report),
                 lambda path: audit_plot.write_png(report, path),
             ),
             Table(

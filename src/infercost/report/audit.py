@@ -93,7 +93,7 @@ def timeline_frame(report: AuditReport) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-def _figure(report: AuditReport) -> Any:
+def audit_figure(report: AuditReport) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -142,7 +142,7 @@ def _figure(report: AuditReport) -> Any:
 
 def html_report(report: AuditReport) -> str:
     """One self-contained page: plotly.js inline, nothing fetched."""
-    body = _figure(report).to_html(full_html=False, include_plotlyjs=True)
+    body = audit_figure(report).to_html(full_html=False, include_plotlyjs=True)
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in headline(report)
     )

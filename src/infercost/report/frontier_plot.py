@@ -52,21 +52,27 @@ def write_csv(front: Frontier, path: Path) -> None:
             writer.writerow([row[c] for c in CSV_COLUMNS])
 
 
-def write_html(front: Frontier, path: Path) -> None:
+def frontier_figure(front: Frontier) -> Any:
+    """Tokens/s per user against $/Mtok with the Pareto set and both floors (plotly)."""
     import plotly.graph_objects as go
 
-    xs = [p.tokens_per_s_per_user for p in front.points]
-    ys = [p.usd_per_mtok_output for p in front.points]
     text = [
         f"batch {p.batch}" + (f" ({', '.join(p.marks)})" if p.marks else "") for p in front.points
     ]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="swept batches", text=text))
-    pareto = front.pareto
     fig.add_trace(
         go.Scatter(
-            x=[p.tokens_per_s_per_user for p in pareto],
-            y=[p.usd_per_mtok_output for p in pareto],
+            x=[p.tokens_per_s_per_user for p in front.points],
+            y=[p.usd_per_mtok_output for p in front.points],
+            mode="lines+markers",
+            name="swept batches",
+            text=text,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[p.tokens_per_s_per_user for p in front.pareto],
+            y=[p.usd_per_mtok_output for p in front.pareto],
             mode="markers",
             marker={"size": 10, "symbol": "circle-open"},
             name="Pareto set",
@@ -89,7 +95,11 @@ def write_html(front: Frontier, path: Path) -> None:
         yaxis_type="log",
         template="plotly_white",
     )
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return fig
+
+
+def write_html(front: Frontier, path: Path) -> None:
+    frontier_figure(front).write_html(str(path), include_plotlyjs=True, full_html=True)
 
 
 def write_png(front: Frontier, path: Path) -> None:

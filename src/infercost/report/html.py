@@ -2,7 +2,8 @@
 
 A `Report` is a title and a list of blocks — key/value tables, tables, notes and plots — written by
 `write_report` as one `report.html` that opens offline, plus `<plot>.png` (matplotlib) per plot.
-The plot builders here are shared with the dashboard, which draws the same figures in the browser.
+The plot builders here are shared with the dashboard, which draws the same figures in the browser
+(as are `frontier_plot.frontier_figure`, `plan_plot.plan_figure` and `audit.audit_figure`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from infercost.econ.frontier import Frontier
 from infercost.estimation import Estimate
-from infercost.plan import ParetoPoint, PlanResult
-from infercost.report import frontier_plot
 
 CDF_POINTS = 500  # points per latency CDF: the curve is drawn from evenly spaced ranks
 BREAKDOWN_PARTS = ("compute", "weights", "kv", "comm", "overhead")
@@ -232,50 +230,6 @@ def write_estimate_png(est: Estimate, path: Path) -> None:
 # --- frontier ----------------------------------------------------------------------------------------
 
 
-def frontier_figure(front: Frontier) -> go.Figure:
-    """Tokens/s per user against $/Mtok with the Pareto set and both floors."""
-    text = [
-        f"batch {p.batch}" + (f" ({', '.join(p.marks)})" if p.marks else "") for p in front.points
-    ]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[p.tokens_per_s_per_user for p in front.points],
-            y=[p.usd_per_mtok_output for p in front.points],
-            mode="lines+markers",
-            name="swept batches",
-            text=text,
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[p.tokens_per_s_per_user for p in front.pareto],
-            y=[p.usd_per_mtok_output for p in front.pareto],
-            mode="markers",
-            marker={"size": 10, "symbol": "circle-open"},
-            name="Pareto set",
-        )
-    )
-    fig.add_vline(
-        x=front.max_tokens_per_s_per_user,
-        line_dash="dash",
-        annotation_text=f"latency floor {front.latency_floor_ms:.2f} ms",
-    )
-    fig.add_hline(
-        y=front.cost_floor_usd_per_mtok,
-        line_dash="dot",
-        annotation_text=f"cost floor ${front.cost_floor_usd_per_mtok:.3f}/Mtok",
-    )
-    fig.update_layout(
-        title=f"{frontier_plot.title(front)}<br><sup>{frontier_plot.price_note(front)}</sup>",
-        xaxis_title="tokens/s per user (1 / TPOT)",
-        yaxis_title="$ per 1M output tokens",
-        yaxis_type="log",
-        template="plotly_white",
-    )
-    return fig
-
-
 # --- simulation --------------------------------------------------------------------------------------
 
 
@@ -351,61 +305,6 @@ def write_simulation_png(name: str, data: Mapping[str, Any], path: Path) -> None
 
 
 # --- plan --------------------------------------------------------------------------------------------
-
-
-def plan_figure(result: PlanResult) -> go.Figure:
-    """Every feasible deployment's predicted p99 TPOT against $/hour, the Pareto set, the winner."""
-    fig = go.Figure()
-    by_hw: dict[str, list[ParetoPoint]] = {}
-    for p in result.pareto:
-        by_hw.setdefault(p.hardware, []).append(p)
-    for hw, points in sorted(by_hw.items()):
-        fig.add_trace(
-            go.Scatter(
-                x=[p.tpot_ms_p99 for p in points],
-                y=[p.usd_per_hour for p in points],
-                mode="markers",
-                name=hw,
-                text=[
-                    f"{p.deployment}<br>${p.usd_per_mtok_output:.3f}/Mtok, "
-                    f"p99 TTFT {p.ttft_ms_p99:.0f} ms" + (" (simulated)" if p.simulated else "")
-                    for p in points
-                ],
-                hovertemplate="%{text}<br>p99 TPOT %{x:.1f} ms, $%{y:.2f}/hour<extra></extra>",
-            )
-        )
-    front = sorted((p for p in result.pareto if p.pareto), key=lambda p: p.tpot_ms_p99)
-    fig.add_trace(
-        go.Scatter(
-            x=[p.tpot_ms_p99 for p in front],
-            y=[p.usd_per_hour for p in front],
-            mode="lines+markers",
-            marker={"size": 11, "symbol": "circle-open", "color": "black"},
-            line={"dash": "dot", "color": "black"},
-            name="Pareto set",
-        )
-    )
-    best = result.best
-    fig.add_trace(
-        go.Scatter(
-            x=[best.predicted_tpot_ms_p99],
-            y=[best.screened_usd_per_hour],
-            mode="markers",
-            marker={"size": 16, "symbol": "star", "color": "gold", "line": {"width": 1}},
-            name=f"winner: {best.layout} ×{best.replicas}",
-        )
-    )
-    fig.update_layout(
-        title=(
-            f"{result.name}: {result.model} at {result.load_rps:g} req/s, {result.targets} — "
-            f"{len(result.pareto)} deployments meeting the SLO (screened)"
-        ),
-        xaxis_title="predicted p99 TPOT (ms)",
-        yaxis_title="$ per hour at the offered load",
-        yaxis_type="log",
-        template="plotly_white",
-    )
-    return fig
 
 
 # --- accuracy ----------------------------------------------------------------------------------------

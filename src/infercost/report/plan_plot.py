@@ -8,6 +8,7 @@ deployment beats on both (`econ.frontier.pareto_mask`, over 1/TPOT and $/hour). 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from infercost.plan import ParetoPoint, PlanResult
 
@@ -19,7 +20,8 @@ def _title(result: PlanResult) -> str:
     )
 
 
-def write_html(result: PlanResult, path: Path) -> None:
+def plan_figure(result: PlanResult) -> Any:
+    """The deployments' predicted p99 TPOT against $/hour, the Pareto set and the winner."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -69,7 +71,11 @@ def write_html(result: PlanResult, path: Path) -> None:
         yaxis_type="log",
         template="plotly_white",
     )
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return fig
+
+
+def write_html(result: PlanResult, path: Path) -> None:
+    plan_figure(result).write_html(str(path), include_plotlyjs=True, full_html=True)
 
 
 def write_png(result: PlanResult, path: Path) -> None:

@@ -29,17 +29,17 @@ from infercost.commands.frontier import summary_lines
 from infercost.econ.price_sheets import price_sheets
 from infercost.errors import InfercostError
 from infercost.plan import PlanResult
-from infercost.report.audit import _figure as audit_figure  # the audit report's own figure
+from infercost.report.audit import audit_figure
 from infercost.report.audit import headline as audit_headline
+from infercost.report.frontier_plot import frontier_figure
 from infercost.report.html import (
     accuracy_figure,
     estimate_figure,
     figure_json,
-    frontier_figure,
     number,
-    plan_figure,
     simulation_figure,
 )
+from infercost.report.plan_plot import plan_figure
 from infercost.specs.engine import ENGINE_NAMES
 
 router = APIRouter(include_in_schema=False)
