@@ -9,3 +9,4 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = float | int | npt.NDArray[Any]
+BoolArray = npt.NDArray[np.bool_]

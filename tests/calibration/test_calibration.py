@@ -16,6 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from infercost import estimate
+from infercost.bench.config import BenchConfig
 from infercost.bench.runner import BenchResult, LevelSummary
 from infercost.calibration import (
     FitPoint,
@@ -29,17 +30,23 @@ from infercost.calibration import (
     target_for,
 )
 from infercost.calibration.fit import start_efficiency
-from infercost.calibration.points import load_results
+from infercost.calibration.points import load_results, result_points
 from infercost.cli import app
 from infercost.errors import InfercostError
 from infercost.perf.efficiency import Efficiency, shipped_profile
 from infercost.perf.resources import resources_for
-from infercost.perf.steady import continuous
+from infercost.perf.steady import continuous, fixed_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_SPEC = ROOT / "examples" / "hardware-cpu-example.yaml"
 BENCH_DATA = ROOT / "tests" / "bench" / "data"
-TRUE = {"compute": 0.4, "memory": 0.55, "step_overhead_ms": 3.0, "request_overhead_ms": 12.0}
+TRUE = {
+    "compute": 0.4,
+    "memory": 0.55,
+    "compute_half_tokens": 60.0,
+    "step_overhead_ms": 3.0,
+    "request_overhead_ms": 12.0,
+}
 SHAPES = ((1024, 256), (128, 1024), (4096, 64))
 LEVELS = (1, 4, 16, 64, 128)
 TINY = {
@@ -418,3 +425,24 @@ def test_simulate_with_the_profile_is_slower_per_token(tmp_path, h100_profile): 
     out = runner.invoke(app, ["simulate", str(file), "--calibration", str(path), "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["tpot_ms_p50"] == pytest.approx(tuned.summary["tpot_ms_p50"])
+
+
+def test_identical_requests_in_a_closed_loop_are_a_fixed_batch(h100_truth):  # type: ignore[no-untyped-def]
+    """Our bench with fixed prompts and ignore_eos keeps every client in step: all prompts are
+    prefilled together, then all decode together — the fixed-batch model, not staggered arrivals."""
+    level = LevelSummary(
+        mode="concurrency", level=8.0, requests=8, completed=8, failed=0, error_rate=0.0,
+        prompt_tokens_mean=512, output_tokens_mean=128, tpot_ms_mean=10.0,
+    )  # fmt: skip
+    for ignore_eos in (True, False):
+        config = BenchConfig(url="http://x", model="m", ignore_eos=ignore_eos)
+        result = BenchResult(source="infercost", levels=(level,), config=config)
+        (point,), _ = result_points(result, "b.json")
+        assert point.lockstep is ignore_eos
+    target = target_for(**H100)  # type: ignore[arg-type]
+    pred = predict(target, h100_truth, concurrency=[8], isl=512, osl=128, lockstep=True)
+    res = resources_for(target.hardware, target.precision, h100_truth)
+    run = fixed_batch(target.model, res, target.layout, batch=8, isl=512, osl=128, budget=16384)
+    assert pred["tpot_ms"][0] == pytest.approx(float(run.tpot_s) * 1e3)
+    assert pred["ttft_ms"][0] == pytest.approx(float(run.ttft_s) * 1e3)
+    assert pred["output_tps"][0] == pytest.approx(8 * 128 / float(run.e2e_s))

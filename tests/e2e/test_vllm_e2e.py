@@ -213,7 +213,9 @@ def test_audit_of_the_scrape(run: Run) -> None:
 
 def test_calibrated_model_predicts_third_level(run: Run) -> None:
     """Calibrate on the fit levels; the third level's throughput and TPOT are within TOLERANCE."""
+    from infercost.bench.runner import BenchResult
     from infercost.calibration import load_calibration, predict_levels
+    from infercost.calibration.points import runs_in_lockstep
 
     config = os.environ.get("INFERCOST_E2E_CONFIG")
     if not config:
@@ -229,7 +231,9 @@ def test_calibrated_model_predicts_third_level(run: Run) -> None:
     # The workload is the one the fit levels ran: their mean lengths, not the third run's.
     isl = sum(lv["prompt_tokens_mean"] for lv in run.fit["levels"]) / len(run.fit["levels"])
     osl = sum(lv["output_tokens_mean"] for lv in run.fit["levels"]) / len(run.fit["levels"])
-    (pred,) = predict_levels(profile, concurrency=CHECK_LEVEL, isl=isl, osl=osl)
+    # the check level runs as the bench ran it: identical requests in a closed loop keep lockstep
+    lockstep = runs_in_lockstep(BenchResult.model_validate(run.check))
+    (pred,) = predict_levels(profile, concurrency=CHECK_LEVEL, isl=isl, osl=osl, lockstep=lockstep)
     est = json.loads(
         infercost(
             "estimate", config, "--hardware", HARDWARE, "--calibration", str(profile_path),

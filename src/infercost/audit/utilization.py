@@ -18,12 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from infercost._types import FloatArray
+from infercost._types import BoolArray, FloatArray
 from infercost.audit.telemetry import Requests, Series
-
-BoolArray = npt.NDArray[np.bool_]
 
 IDLE_BELOW = 0.05
 UNDERUSED_BELOW = 0.5

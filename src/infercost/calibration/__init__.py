@@ -214,12 +214,16 @@ def predict_levels(
     concurrency: Sequence[float] | float,
     isl: float,
     osl: float,
+    lockstep: bool = False,
 ) -> list[dict[str, float]]:
     """The calibrated model at other load levels: one dict per concurrency with `concurrency`,
-    `ttft_ms`, `tpot_ms` and `output_tps` (means; continuous batching, closed loop)."""
+    `ttft_ms`, `tpot_ms` and `output_tps` (means of a closed loop: continuous batching, or a fixed
+    batch when its identical requests run in `lockstep`)."""
     prof = load_calibration(profile)
     levels = np.atleast_1d(np.asarray(concurrency, dtype=float))
-    pred = predict(target_of(prof), prof.efficiency, concurrency=levels, isl=isl, osl=osl)
+    pred = predict(
+        target_of(prof), prof.efficiency, concurrency=levels, isl=isl, osl=osl, lockstep=lockstep
+    )
     return [
         {"concurrency": float(c), **{m: float(pred[m][i]) for m in METRICS}}
         for i, c in enumerate(levels)

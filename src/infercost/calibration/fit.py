@@ -3,9 +3,11 @@
 The model of a level is `perf.steady.continuous` (continuous batching at the level's in-flight
 concurrency and mean lengths): TPOT is its steady-state step, TTFT its prompt wait plus the
 per-request overhead, and output tokens/s follows from Little's law, concurrency × output tokens ÷
-E2E. Four numbers are fitted — the achievable fractions of peak compute and of memory bandwidth, the
-fixed cost of a step, and the fixed cost of a request before its first token (only when TTFT was
-measured) — to the residuals log(predicted / measured) under a robust soft-L1 loss
+E2E. A closed loop of identical requests runs in lockstep (all prompts prefilled together, then all
+decode together) and is modelled as `perf.steady.fixed_batch` instead. Five numbers are fitted — the
+achievable fractions of peak compute and of memory bandwidth, the batch size at which small matmuls
+reach half their rate, the fixed cost of a step, and the fixed cost of a request before its first
+token (only when TTFT was measured) — to the residuals log(predicted / measured) under a robust soft-L1 loss
 (`scipy.optimize.least_squares`), with weak priors at the shipped values so that what the data do
 not constrain stays put. One model cannot tell a per-layer from a per-step overhead, so the per-layer
 overhead is folded into the per-step one. Several starting points are tried; the lowest cost wins.
@@ -21,28 +23,38 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from infercost import catalog
-from infercost._types import FloatArray
+from infercost._types import ArrayLike, BoolArray, FloatArray
 from infercost.calibration.points import METRICS, FitPoint
 from infercost.errors import InfercostError
 from infercost.perf.efficiency import Efficiency, shipped_profile
 from infercost.perf.figures import check_layout, resolve_parallelism
 from infercost.perf.resources import Layout, resources_for
-from infercost.perf.steady import continuous
+from infercost.perf.steady import continuous, fixed_batch
 from infercost.specs.engine import ENGINE_NAMES
 from infercost.specs.hardware import Hardware
 from infercost.specs.model import ModelSpec
 from infercost.specs.parallelism import Parallelism
 from infercost.specs.precision import Precision
 
-FIELDS = ("compute", "memory", "step_overhead_ms", "request_overhead_ms")
+FIELDS = ("compute", "memory", "compute_half_tokens", "step_overhead_ms", "request_overhead_ms")
 BOUNDS: dict[str, tuple[float, float]] = {
     "compute": (1e-6, 1.0),  # a CPU running a tiny model reaches a millionth of its peak
     "memory": (1e-6, 1.0),
+    "compute_half_tokens": (0.0, 4096.0),
     "step_overhead_ms": (0.0, 1e4),
     "request_overhead_ms": (0.0, 1e5),
 }
+# When the hardware has no peak for the weights' own format, matmuls are timed at a fallback
+# peak (e.g. bf16 at fp32 on a CPU spec) and the true rate may exceed it by the format's width ratio
+FALLBACK_COMPUTE_MAX = 4.0  # the bound of `Efficiency.compute`
 PRIOR_WEIGHT = 0.005  # per parameter, in log units: a tie-breaker, not a pull against the data
-PRIOR_FLOOR = {"compute": 0.0, "memory": 0.0, "step_overhead_ms": 0.01, "request_overhead_ms": 0.01}
+PRIOR_FLOOR = {
+    "compute": 0.0,
+    "memory": 0.0,
+    "compute_half_tokens": 1.0,
+    "step_overhead_ms": 0.01,
+    "request_overhead_ms": 0.01,
+}
 LOG_SPACE = frozenset({"compute", "memory"})  # fractions spanning decades are fitted as logarithms
 SOFT_L1_SCALE = 0.05  # residuals beyond ~5 % count linearly, so one odd level cannot drive the fit
 FAILED_RESIDUAL = math.log(3.0)  # a prediction the model cannot make counts as 3× off
@@ -105,25 +117,31 @@ def predict(
     concurrency: Sequence[float] | FloatArray | float,
     isl: Sequence[float] | FloatArray | float,
     osl: Sequence[float] | FloatArray | float,
+    lockstep: Sequence[bool] | BoolArray | bool = False,
 ) -> dict[str, FloatArray]:
-    """Mean TTFT (ms), TPOT (ms) and output tokens/s of continuous batching at these levels."""
+    """Mean TTFT (ms), TPOT (ms) and output tokens/s at these levels: continuous batching, or a
+    fixed batch where the level runs in lockstep."""
     res = resources_for(target.hardware, target.precision, efficiency)
     c = np.asarray(concurrency, dtype=float)
     out_len = np.asarray(osl, dtype=float)
-    run = continuous(
-        target.model,
-        res,
-        target.layout,
-        concurrency=c,
-        isl=np.asarray(isl, dtype=float),
-        osl=out_len,
-        budget=target.budget,
-    )
+    args: dict[str, ArrayLike] = {
+        "isl": np.asarray(isl, dtype=float),
+        "osl": out_len,
+        "budget": target.budget,
+    }
+    staggered = continuous(target.model, res, target.layout, concurrency=c, **args)
+    together = fixed_batch(target.model, res, target.layout, batch=c, **args)
+    sync = np.asarray(lockstep, dtype=bool)
+
+    def pick(a: FloatArray, b: FloatArray) -> FloatArray:
+        return np.asarray(np.where(sync, b, a), dtype=float)
+
+    e2e = pick(staggered.e2e_s, together.e2e_s)
     with np.errstate(divide="ignore", invalid="ignore"):
-        tps = c * out_len / run.e2e_s
+        tps = c * out_len / e2e
     return {
-        "ttft_ms": np.asarray(run.ttft_s * 1e3, dtype=float),
-        "tpot_ms": np.asarray(run.tpot_s * 1e3, dtype=float),
+        "ttft_ms": pick(staggered.ttft_s, together.ttft_s) * 1e3,
+        "tpot_ms": pick(staggered.tpot_s, together.tpot_s) * 1e3,
         "output_tps": np.asarray(tps, dtype=float),
     }
 
@@ -156,13 +174,18 @@ def fit_points(points: Sequence[FitPoint], target: Target) -> FitResult:
     conc = np.array([p.concurrency for p in points])
     isl = np.array([p.isl for p in points])
     osl = np.array([p.osl for p in points])
+    sync = np.array([p.lockstep for p in points])
     measured = {
         m: np.array([p.measured(m) or np.nan for p in points], dtype=float) for m in METRICS
     }
     mask = {m: np.isfinite(v) for m, v in measured.items()}
     x_start = np.array([getattr(start, n) for n in names])
     low = np.array([BOUNDS[n][0] for n in names])
-    high = np.array([BOUNDS[n][1] for n in names])
+    formats = (*target.precision.weights.compute_at, *target.precision.activations.compute_at)
+    own_peak = target.precision.compute_key(target.hardware) in formats
+    high = np.array(
+        [FALLBACK_COMPUTE_MAX if n == "compute" and not own_peak else BOUNDS[n][1] for n in names]
+    )
     floors = np.array([PRIOR_FLOOR[n] for n in names])
     logs = np.array([n in LOG_SPACE for n in names])
 
@@ -179,7 +202,7 @@ def fit_points(points: Sequence[FitPoint], target: Target) -> FitResult:
     def residuals(u: FloatArray) -> FloatArray:
         x = to_x(u)
         eff = with_values(start, names, x)
-        pred = predict(target, eff, concurrency=conc, isl=isl, osl=osl)
+        pred = predict(target, eff, concurrency=conc, isl=isl, osl=osl, lockstep=sync)
         parts = []
         for m in METRICS:
             p, v = pred[m][mask[m]], measured[m][mask[m]]
@@ -216,6 +239,6 @@ def fit_points(points: Sequence[FitPoint], target: Target) -> FitResult:
         for n, v, lo, hi in zip(names, x, low, high, strict=True)
         if (lo > 0 and v <= lo * 1.001) or v >= hi * 0.999
     )
-    pred = predict(target, efficiency, concurrency=conc, isl=isl, osl=osl)
+    pred = predict(target, efficiency, concurrency=conc, isl=isl, osl=osl, lockstep=sync)
     shown = {m: np.where(mask[m], pred[m], np.nan) for m in METRICS}
     return FitResult(efficiency, start, names, at_bounds, shown)

@@ -32,6 +32,9 @@ class FitPoint:
     ttft_ms: float | None
     tpot_ms: float | None
     output_tps: float | None
+    # a closed loop whose requests all have the same lengths runs in lockstep: every client's
+    # request starts and ends together, so the level is a fixed batch, not staggered arrivals
+    lockstep: bool = False
 
     def measured(self, metric: str) -> float | None:
         value: float | None = getattr(self, metric)
@@ -53,7 +56,14 @@ def _mean_or_median(mean: float | None, p50: float | None) -> float | None:
     return mean if mean is not None else p50
 
 
-def level_point(level: LevelSummary, file: str) -> FitPoint | str:
+def runs_in_lockstep(result: BenchResult) -> bool:
+    """Our bench in concurrency mode with fixed prompts and `ignore_eos`: identical requests, so
+    the closed loop stays synchronized from the first request on."""
+    c = result.config
+    return c is not None and c.mode == "concurrency" and c.ignore_eos and c.turns == 1
+
+
+def level_point(level: LevelSummary, file: str, lockstep: bool = False) -> FitPoint | str:
     """The point of one level, or why it cannot be fitted."""
     label = f"{file}: level {level.level if level.level is not None else level.mode}"
     if level.completed <= 0:
@@ -77,6 +87,7 @@ def level_point(level: LevelSummary, file: str) -> FitPoint | str:
         ttft_ms=_mean_or_median(level.ttft_ms_mean, level.ttft_ms_p50),
         tpot_ms=_mean_or_median(level.tpot_ms_mean, level.tpot_ms_p50),
         output_tps=level.output_tps,
+        lockstep=lockstep and level.mode == "concurrency",
     )
     if not any(point.measured(m) for m in METRICS):
         return f"{label}: no TTFT, TPOT or throughput to fit"
@@ -86,8 +97,9 @@ def level_point(level: LevelSummary, file: str) -> FitPoint | str:
 def result_points(result: BenchResult, file: str) -> tuple[list[FitPoint], list[str]]:
     points: list[FitPoint] = []
     skipped: list[str] = []
+    lockstep = runs_in_lockstep(result)
     for level in result.levels:
-        got = level_point(level, file)
+        got = level_point(level, file, lockstep)
         if isinstance(got, str):
             skipped.append(got)
         else:

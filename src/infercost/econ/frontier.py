@@ -30,11 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from infercost import catalog
-from infercost._types import ArrayLike
+from infercost._types import ArrayLike, BoolArray
 from infercost.econ.cost import usd_per_mtok
 from infercost.errors import DoesNotFitError, InfercostError
 from infercost.perf.efficiency import shipped_profile
@@ -46,8 +45,6 @@ from infercost.specs.engine import ENGINE_NAMES
 from infercost.specs.hardware import Hardware
 from infercost.specs.model import ModelSpec
 from infercost.specs.parallelism import Parallelism
-
-BoolArray = npt.NDArray[np.bool_]
 
 ASYMPTOTIC_BATCH = float(1 << 24)  # sequences: large enough that weight reads and overheads vanish
 MAX_SWEEP_BATCH = 1 << 16  # the sweep stops here even when memory would hold more

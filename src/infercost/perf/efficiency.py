@@ -17,7 +17,9 @@ from infercost.specs.model import Frozen
 
 
 class Efficiency(Frozen):
-    compute: float = Field(0.65, gt=0, le=1)
+    # fraction of the peak matmuls are timed at; above 1 only where that peak is a fallback for a
+    # format whose own rate is unpublished (bf16 timed at fp32 on a CPU spec), as calibration finds
+    compute: float = Field(0.65, gt=0, le=4)
     compute_half_tokens: float = Field(4.0, ge=0)
     moe_compute: float = Field(1.0, gt=0, le=1)  # grouped expert GEMMs relative to dense GEMMs
     memory: float = Field(0.8, gt=0, le=1)
