@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infercost._types import BoolArray, FloatArray
 from infercost.errors import DoesNotFitError, InfercostError
 from infercost.perf.memory import MemoryPlan, memory_plan
 from infercost.perf.resources import Layout, Resources, at_peak
@@ -104,14 +105,29 @@ def critical_batch(
     model: ModelSpec, res: Resources, layout: Layout, limit: int = 1 << 16
 ) -> float | None:
     """Smallest decode batch whose weight matmuls are compute-bound at peak rates (MoE-aware:
-    more sequences touch more experts, so the weight bytes grow with the batch)."""
-    batch = np.arange(1, limit + 1, dtype=float)
+    more sequences touch more experts, so the weight bytes grow with the batch).
+
+    FLOPs grow linearly in the batch and weight bytes at most linearly (experts touched saturate),
+    so compute ÷ memory never falls as the batch grows: a coarse geometric grid brackets the first
+    compute-bound batch and every batch inside the bracket is then checked.
+    """
     ideal = at_peak(res)
-    step = step_time(model, ideal, layout, decode_seqs=batch, decode_context=0)
-    compute = step.flops_per_chip / ideal.linear_flops
-    memory = step.weight_bytes_per_chip / ideal.memory_bw
-    bound = np.nonzero(compute >= memory)[0]
-    return float(batch[bound[0]]) if bound.size else None
+
+    def compute_bound(batch: FloatArray) -> BoolArray:
+        step = step_time(model, ideal, layout, decode_seqs=batch, decode_context=0)
+        mask: BoolArray = (
+            step.flops_per_chip / ideal.linear_flops >= step.weight_bytes_per_chip / ideal.memory_bw
+        )
+        return mask
+
+    coarse = np.unique(np.round(np.geomspace(1, limit, 256)))
+    hits = np.nonzero(compute_bound(coarse))[0]
+    if not hits.size:
+        return None
+    if hits[0] == 0:
+        return 1.0
+    fine = np.arange(coarse[hits[0] - 1] + 1, coarse[hits[0]] + 1)
+    return float(fine[np.nonzero(compute_bound(fine))[0][0]])
 
 
 def figures(
