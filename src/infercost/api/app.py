@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,10 @@ def warm_up() -> None:
     catalog.chip_prices()
     price_sheets()
     estimate("llama-3.1-8b", "h100-sxm")
+    # the catalogs and modules loaded so far live as long as the server: keep the cyclic garbage
+    # collector from walking them on every collection (fewer long pauses under load)
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(
