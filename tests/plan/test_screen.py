@@ -59,8 +59,8 @@ def request(
     )
 
 
-def task_for(req: Any, headroom: float = 0.1) -> ScreenTask:
-    space = build_space(req)
+def task_for(req: Any, headroom: float = 0.1, efficiency: Any = None) -> ScreenTask:
+    space = build_space(req, efficiency=efficiency)
     return ScreenTask(
         model=space.model,
         hardware=space.hardware,
@@ -75,6 +75,7 @@ def task_for(req: Any, headroom: float = 0.1) -> ScreenTask:
         load=load_profile(req),
         headroom=headroom,
         max_replicas=512,
+        efficiency=space.efficiency,
     )
 
 
@@ -231,3 +232,18 @@ def test_pooled_wait_is_m_m_1_for_one_server_and_erlang_c_beyond() -> None:
         assert got == pytest.approx(by_recursion(c, lam, s), rel=1e-9)
     # overloaded: the queue never drains
     assert _pooled_wait(np.array(2.0), np.array(3.0), np.array(0.1), 30.0, 0.99) == np.inf
+
+
+def test_a_calibrated_profile_replaces_the_shipped_efficiency() -> None:
+    """`plan --calibration`: a deployment that reaches half the shipped bandwidth decodes slower,
+    so the same TPOT target is met at a lower capacity per replica."""
+    shipped = shipped_profile()
+    hopper = {**shipped.families.get("hopper", {})}
+    hopper["memory"] = hopper.get("memory", shipped.default.memory) / 2
+    slow = shipped.model_copy(update={"families": {**shipped.families, "hopper": hopper}})
+    req = request(rate=20.0, tpot_ms=12)
+    fast_row = one_row(screen_task(task_for(req)))
+    slow_row = one_row(screen_task(task_for(req, efficiency=slow)))
+    assert build_space(req, efficiency=slow).efficiency is slow
+    assert slow_row["capacity_rps_per_replica"] < fast_row["capacity_rps_per_replica"]
+    assert slow_row["closest_tpot_ms"] > fast_row["closest_tpot_ms"]

@@ -181,6 +181,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         store: StoreOption = DEFAULT_STORE,
         save: Annotated[bool, typer.Option(help="Keep the plan in the local store.")] = True,
+        calibration: Annotated[
+            Path | None,
+            typer.Option(
+                help="Deployment profile from `infercost calibrate` (replaces the shipped)."
+            ),
+        ] = None,
         as_json: JsonFlag = False,
     ) -> None:
         """Cheapest deployment meeting the SLOs: screen every layout, verify the best by simulation."""
@@ -215,6 +221,7 @@ def register(app: typer.Typer) -> None:
                     workers=workers,
                     verify_duration_s=duration,
                     on_progress=progress,
+                    calibration=calibration,
                 )
             written = write_outputs(result, out) if out else []
             plan_id = save_plan(result, store) if save else None

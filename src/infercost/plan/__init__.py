@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from infercost.calibration.profile import CalibrationRef, efficiency_for
 from infercost.econ.frontier import pareto_mask
 from infercost.plan.executor import make_executor
 from infercost.plan.launch import LaunchConfig, launch_config
@@ -162,12 +163,15 @@ def plan(
     workers: int | None = None,
     verify_duration_s: float | None = None,
     on_progress: Progress | None = None,
+    calibration: CalibrationRef | None = None,
 ) -> Plan:
     """The cheapest deployment that meets the workload's SLOs (see the module docstring).
 
     `hardware` restricts the search to these ids (else the plan file's list, else every priced
     chip); `top` is how many deployments are simulated per round; `executor` is "local" (process
-    pool) or "ray"; `verify_duration_s` overrides the simulated seconds per check.
+    pool) or "ray"; `verify_duration_s` overrides the simulated seconds per check; `calibration`
+    (a profile from `infercost calibrate`, or its path) replaces the shipped efficiency in both the
+    screen and the simulations.
     """
     request = source if isinstance(source, PlanRequest) else load_plan(source)
     updates: dict[str, Any] = {}
@@ -178,7 +182,7 @@ def plan(
     if updates:
         request = request.model_copy(update={"verify": request.verify.model_copy(update=updates)})
     clock = time.perf_counter()
-    space = build_space(request, hardware)
+    space = build_space(request, hardware, efficiency_for(calibration))
     load = load_profile(request, seed=request.verify.seed)
     tasks = screen_tasks(space, load, request.search.headroom, request.search.max_replicas)
     runner = make_executor(executor, workers)
@@ -189,7 +193,9 @@ def plan(
         ranked = rank(table)
         if not ranked:
             raise infeasible(table, load, space)
-        verified, exhaustive = _verify(request, space, load, ranked, runner, on_progress)
+        verified, exhaustive = _verify(
+            request, space, load, ranked, runner, on_progress, calibration
+        )
     finally:
         runner.close()
     verify_s = time.perf_counter() - screened
@@ -222,6 +228,7 @@ def _verify(
     ranked: list[dict[str, Any]],
     runner: Any,
     on_progress: Progress | None,
+    calibration: CalibrationRef | None,
 ) -> tuple[dict[int, Verification], bool]:
     """Rounds of the `top` cheapest unverified deployments until none left is cheaper than the
     best passing one (or `max_rounds` is reached). Keys: positions in `ranked`."""
@@ -245,6 +252,7 @@ def _verify(
                 seed=spec.seed,
                 max_extra_replicas=spec.max_extra_replicas,
                 trim=spec.trim,
+                calibration=calibration,
             )
             for i in batch
         ]

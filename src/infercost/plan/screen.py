@@ -46,7 +46,7 @@ from infercost import catalog
 from infercost._types import FloatArray
 from infercost.econ.cost import usd_per_mtok
 from infercost.errors import InfercostError
-from infercost.perf.efficiency import shipped_profile
+from infercost.perf.efficiency import EfficiencyProfile
 from infercost.perf.memory import memory_plan
 from infercost.perf.resources import Layout, Resources, resources_for
 from infercost.perf.steady import batched_prefill_time, continuous
@@ -192,6 +192,7 @@ class ScreenTask:
     memory_utilization: float
     load: Load
     headroom: float
+    efficiency: EfficiencyProfile
     max_replicas: int
 
 
@@ -244,7 +245,7 @@ def screen_task(task: ScreenTask) -> Columns:
     ld = task.load
     model = task.model
     precision = catalog.precision(task.weights, task.kv)
-    profile = shipped_profile()
+    profile = task.efficiency
     hws = [p.hardware for p in task.hardware]
     res = _along(
         resources_for(hws, precision, [profile.resolve(h.family, task.engine) for h in hws]), 4
@@ -629,6 +630,7 @@ def screen_tasks(space: Space, load: Load, headroom: float, max_replicas: int) -
                 load=load,
                 headroom=headroom,
                 max_replicas=max_replicas,
+                efficiency=space.efficiency,
             )
         )
     if not tasks:

@@ -40,7 +40,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from infercost import catalog
 from infercost.errors import InfercostError
-from infercost.perf.efficiency import shipped_profile
+from infercost.perf.efficiency import EfficiencyProfile, shipped_profile
 from infercost.perf.figures import check_layout
 from infercost.perf.resources import resources_for
 from infercost.sim.workload import SLO, ClosedArrival, WorkloadSpec, user_error
@@ -224,6 +224,7 @@ class Space:
     engine: str
     memory_utilization: float
     skipped: tuple[str, ...]  # hardware left out, and why
+    efficiency: EfficiencyProfile  # the shipped profile, or a deployment's calibration
 
     @property
     def size(self) -> int:
@@ -306,7 +307,11 @@ def _priced(search: SearchSpec, refs: list[str] | None) -> tuple[list[PricedHard
     return out, skipped
 
 
-def build_space(request: PlanRequest, hardware: list[str] | None = None) -> Space:
+def build_space(
+    request: PlanRequest,
+    hardware: list[str] | None = None,
+    efficiency: EfficiencyProfile | None = None,
+) -> Space:
     """Resolve the search block: priced hardware, valid layouts, precisions, scheduler limits."""
     search = request.search
     model = catalog.model(request.model)
@@ -335,13 +340,14 @@ def build_space(request: PlanRequest, hardware: list[str] | None = None) -> Spac
         engine=search.engine,
         memory_utilization=utilization,
         skipped=tuple(skipped),
+        efficiency=efficiency or shipped_profile(),
     )
 
 
 def usable_hardware(space: Space, weights: str, kv: str) -> list[PricedHardware]:
     """The hardware of the space that can run this precision (peaks known, format served)."""
     precision = catalog.precision(weights, kv)
-    profile = shipped_profile()
+    profile = space.efficiency
     out = []
     for ph in space.hardware:
         if not weight_supported(ph.hardware, weights):

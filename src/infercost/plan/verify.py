@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from infercost.calibration.profile import CalibrationRef
 from infercost.econ.cost import usd_per_mtok
 from infercost.plan.space import PlanRequest
 from infercost.sim.scenario import ClusterSpec, Deployment, ReplicaGroup, Scenario, Scheduler
@@ -63,6 +64,7 @@ class VerifyTask:
     seed: int | None
     max_extra_replicas: int
     trim: int
+    calibration: CalibrationRef | None = None  # a deployment profile replacing the shipped one
 
 
 class Verification(BaseModel):
@@ -119,7 +121,9 @@ def scenario_for(task: VerifyTask, prefill: int, decode: int) -> Scenario:
 
 def check(task: VerifyTask, prefill: int, decode: int) -> SimCheck:
     """Simulate the candidate at these pool sizes and score it against every class's SLO."""
-    sim = simulate(scenario_for(task, prefill, decode), seed=task.seed)
+    sim = simulate(
+        scenario_for(task, prefill, decode), seed=task.seed, calibration=task.calibration
+    )
     cols = sim.requests()
     arrival = cols["arrival_s"]
     keep = arrival >= min(task.warmup_s, float(np.max(arrival)) / 2.0)
