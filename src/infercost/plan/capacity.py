@@ -15,13 +15,10 @@ The end of the module holds the one-line error helpers shared by the fleet, pack
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from infercost import catalog
 from infercost.errors import DoesNotFitError, InfercostError
@@ -315,96 +312,12 @@ def fractional_hardware(
     )
 
 
-# --- spec files: one-line errors shared by the fleet, pack and route inputs --------------------------
-
-
-def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
-    """A YAML file that must hold a mapping; unreadable or malformed files are one-line errors."""
-    file = Path(path).expanduser()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InfercostError(what, str(path), f"cannot be read ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InfercostError(what, str(path), f"is not valid YAML{line}") from None
-    if not isinstance(data, Mapping):
-        raise InfercostError(what, str(path), "must hold a mapping of fields")
-    return dict(data)
-
-
-def spec_error(err: ValidationError, model: type[BaseModel]) -> InfercostError:
-    """The first problem of a validation error as one line: field path, value, what is allowed."""
-    problems = err.errors()
-    first = next((e for e in problems if e["type"] == "extra_forbidden"), problems[0])
-    loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    cause = (first.get("ctx") or {}).get("error")
-    if isinstance(cause, InfercostError):
-        return InfercostError(_join(where, cause.field), cause.value, cause.allowed)
-    if first["type"] == "extra_forbidden":
-        fields = _fields_at(model, loc[:-1])
-        listed = f"; allowed: {', '.join(fields)}" if fields else ""
-        return InfercostError(where, first.get("input"), "unknown field" + listed)
-    if first["type"] == "missing":
-        return InfercostError(where or model.__name__, None, "required")
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    value = first.get("input")
-    if isinstance(value, Mapping | list):
-        value = " ".join(str(value).split())[:60]
-    return InfercostError(where or model.__name__, value, msg[:1].lower() + msg[1:])
-
-
-def _join(where: str, field: str) -> str:
-    """A validator's field under the location it ran at, without repeating the model's own name
-    (`slo` raised inside `models[0].slo` is `models[0].slo`, `load.rate` inside `load` is `load.rate`)."""
-    last = where.rsplit(".", 1)[-1]
-    if not field or not where or where == field or where.endswith("." + field):
-        return where or field
-    if field.startswith(last + "."):
-        return where + field[len(last) :]
-    return f"{where}.{field}"
-
-
-def _fields_at(model: type[BaseModel], loc: list[int | str]) -> list[str]:
-    """Field names of the nested model at a validation location (for "unknown field" messages)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        current = _inner_model(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The BaseModel inside `X`, `X | None`, `tuple[X, ...]`, `list[X]`, `dict[str, X]`."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        inner = _inner_model(arg)
-        if inner is not None:
-            return inner
-    return None
-
-
 __all__ = [
     "Capacity",
     "SloNotMetError",
     "best_capacity",
     "chip_counts",
     "fractional_hardware",
-    "read_yaml_mapping",
     "replica_capacity",
-    "spec_error",
     "spec_for",
 ]

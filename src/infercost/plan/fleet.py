@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from infercost import catalog
 from infercost.econ.tco import chip_hour_prices
@@ -60,44 +60,32 @@ from infercost.plan.capacity import (
     Capacity,
     SloNotMetError,
     best_capacity,
-    read_yaml_mapping,
     replica_capacity,
-    spec_error,
     spec_for,
 )
 from infercost.plan.packing import IntegerProgram
+from infercost.plan.spec_files import (
+    InputSpec,
+    NonNegative,
+    Positive,
+    Result,
+    Slo,
+    parse_spec,
+    read_yaml_mapping,
+)
 from infercost.sim.traces import TRACE_FORMATS, read_trace
 
 Term = Literal["reserved", "on-demand", "spot"]
 TERMS: tuple[Term, ...] = ("reserved", "on-demand", "spot")
 HOURS_PER_DAY = 24.0
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 # --- the input file -----------------------------------------------------------------------------------
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Slo(_Spec):
-    """p99 targets in milliseconds; at least one."""
-
-    ttft_ms: Positive | None = None
-    tpot_ms: Positive | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Slo:
-        if self.ttft_ms is None and self.tpot_ms is None:
-            raise InfercostError("slo", {}, "give ttft_ms, tpot_ms or both (p99, milliseconds)")
-        return self
-
-
-class TraceLoad(_Spec):
+class TraceLoad(InputSpec):
     """A trace binned into intervals: arrivals × `time_scale` seconds, counts × `rate_multiplier`."""
 
     path: str
@@ -106,7 +94,7 @@ class TraceLoad(_Spec):
     rate_multiplier: Positive = 1.0
 
 
-class Load(_Spec):
+class Load(InputSpec):
     """EITHER `requests_per_s` (one rate per interval; a daily curve repeats) OR a `trace`."""
 
     interval_minutes: Positive
@@ -125,14 +113,14 @@ class Load(_Spec):
         return self
 
 
-class Autoscaling(_Spec):
+class Autoscaling(InputSpec):
     scale_up_delay_minutes: NonNegative = 0.0  # request → ready (boot, pull, load weights)
     cooldown_minutes: NonNegative = 0.0  # load must stay low this long before a release
     min_replicas: Annotated[int, Field(ge=0)] = 1
     mode: Literal["reactive", "predictive"] = "reactive"
 
 
-class Prices(_Spec):
+class Prices(InputSpec):
     """USD per chip-hour by term (user input; overrides the catalog)."""
 
     reserved: Positive | None = None
@@ -140,7 +128,7 @@ class Prices(_Spec):
     spot: Positive | None = None
 
 
-class GpuOption(_Spec):
+class GpuOption(InputSpec):
     hardware: str
     chips: Annotated[int, Field(ge=1)] | None = (
         None  # per replica; default: most requests/s per chip
@@ -152,7 +140,7 @@ class GpuOption(_Spec):
     max_replicas: Annotated[int, Field(ge=1)] | None = None
 
 
-class Spot(_Spec):
+class Spot(InputSpec):
     max_share: Fraction = 0.0  # of each interval's load that may rest on spot capacity
     interruptions_per_hour: NonNegative | None = None  # per spot replica: the stated assumption
     replacement_minutes: NonNegative | None = None  # default: the scale-up delay
@@ -168,13 +156,13 @@ class Spot(_Spec):
         return self
 
 
-class Purchase(_Spec):
+class Purchase(InputSpec):
     reserved: bool = True
     on_demand: bool = True
     spot: Spot = Spot()
 
 
-class FleetSpec(_Spec):
+class FleetSpec(InputSpec):
     name: str | None = None
     model: str
     isl: Annotated[int, Field(ge=1)] | None = None  # default for a trace: its mean prompt
@@ -199,10 +187,7 @@ class FleetSpec(_Spec):
 
 
 def parse_fleet(data: dict[str, Any]) -> FleetSpec:
-    try:
-        return FleetSpec.model_validate(data)
-    except ValidationError as err:
-        raise spec_error(err, FleetSpec) from None
+    return parse_spec(FleetSpec, data)
 
 
 def load_fleet(path: str | Path) -> tuple[FleetSpec, Path]:
@@ -214,21 +199,14 @@ def load_fleet(path: str | Path) -> tuple[FleetSpec, Path]:
 # --- results ------------------------------------------------------------------------------------------
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
-class PriceQuote(_Out):
+class PriceQuote(Result):
     term: Term
     usd_per_chip_hour: float
     source: str  # "user input" or "provider term: catalog source"
     as_of: str | None
 
 
-class FleetOption(_Out):
+class FleetOption(Result):
     hardware: str
     chips: int
     tp: int
@@ -241,7 +219,7 @@ class FleetOption(_Out):
     max_replicas: int | None
 
 
-class Timeline(_Out):
+class Timeline(Result):
     """The autoscaler on one GPU type, on-demand."""
 
     hardware: str
@@ -254,7 +232,7 @@ class Timeline(_Out):
     usd_per_day: float
 
 
-class Baseline(_Out):
+class Baseline(Result):
     kind: str  # "static peak, on-demand" | "static peak, reserved"
     hardware: str
     replicas: int
@@ -262,7 +240,7 @@ class Baseline(_Out):
     usd_per_day: float
 
 
-class IntervalPlan(_Out):
+class IntervalPlan(Result):
     index: int
     start_h: float
     load_rps: float
@@ -272,7 +250,7 @@ class IntervalPlan(_Out):
     usd: float
 
 
-class Optimized(_Out):
+class Optimized(Result):
     status: str
     mip_gap: float | None
     usd_per_day: float
@@ -281,7 +259,7 @@ class Optimized(_Out):
     intervals: list[IntervalPlan]
 
 
-class FleetPlan(_Out):
+class FleetPlan(Result):
     name: str | None
     model: str
     isl: int

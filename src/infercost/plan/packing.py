@@ -39,7 +39,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
@@ -51,10 +51,16 @@ from infercost.plan.capacity import (
     SloNotMetError,
     chip_counts,
     fractional_hardware,
-    read_yaml_mapping,
     replica_capacity,
-    spec_error,
     spec_for,
+)
+from infercost.plan.spec_files import (
+    InputSpec,
+    Positive,
+    Result,
+    Slo,
+    parse_spec,
+    read_yaml_mapping,
 )
 from infercost.specs.hardware import Hardware
 
@@ -197,28 +203,7 @@ def mig_profiles(hardware_id: str) -> tuple[MigProfile, ...]:
 # --- the input file -----------------------------------------------------------------------------------
 
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Slo(_Spec):
-    """p99 targets in milliseconds; at least one."""
-
-    ttft_ms: Positive | None = None
-    tpot_ms: Positive | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Slo:
-        if self.ttft_ms is None and self.tpot_ms is None:
-            raise InfercostError("slo", {}, "give ttft_ms, tpot_ms or both (p99, milliseconds)")
-        return self
-
-
-class Tenant(_Spec):
+class Tenant(InputSpec):
     name: Annotated[str, Field(min_length=1)]
     model: str
     weights: str | None = None
@@ -229,17 +214,17 @@ class Tenant(_Spec):
     slo: Slo
 
 
-class MpsOptions(_Spec):
+class MpsOptions(InputSpec):
     interference: Annotated[float, Field(ge=0, lt=1)] = DEFAULT_INTERFERENCE
     shares: tuple[Annotated[float, Field(gt=0, le=1)], ...] = DEFAULT_SHARES
 
 
-class TimeshareOptions(_Spec):
+class TimeshareOptions(InputSpec):
     cycle_s: Positive = DEFAULT_CYCLE_S
     host_link_gbps: Positive | None = None  # per direction; default: the MIG table's
 
 
-class PackSpec(_Spec):
+class PackSpec(InputSpec):
     name: str | None = None
     hardware: tuple[str, ...]
     prices: dict[str, Positive] = {}  # USD per GPU-hour by hardware id (user input)
@@ -273,10 +258,7 @@ class PackSpec(_Spec):
 
 
 def parse_pack(data: dict[str, Any]) -> PackSpec:
-    try:
-        return PackSpec.model_validate(data)
-    except ValidationError as err:
-        raise spec_error(err, PackSpec) from None
+    return parse_spec(PackSpec, data)
 
 
 def load_pack(path: str | Path) -> PackSpec:
@@ -287,21 +269,14 @@ def load_pack(path: str | Path) -> PackSpec:
 # --- results ------------------------------------------------------------------------------------------
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
-class GpuPrice(_Out):
+class GpuPrice(Result):
     hardware: str
     usd_per_hour: float
     source: str
     as_of: str | None
 
 
-class Dedicated(_Out):
+class Dedicated(Result):
     """One model on whole GPUs of one type."""
 
     tenant: str
@@ -313,7 +288,7 @@ class Dedicated(_Out):
     requests_per_s_capacity: float
 
 
-class Slot(_Out):
+class Slot(Result):
     """One tenant's piece of one GPU."""
 
     gpu: str  # "a100-sxm-80gb #1"
@@ -326,7 +301,7 @@ class Slot(_Out):
     requests_per_s_capacity: float  # this slot's sustainable rate at the tenant's SLO
 
 
-class ModeResult(_Out):
+class ModeResult(Result):
     mode: Mode
     feasible: bool
     reason: str  # why not feasible, or ""
@@ -341,7 +316,7 @@ class ModeResult(_Out):
     usd_per_hour_saved: float
 
 
-class PackResult(_Out):
+class PackResult(Result):
     name: str | None
     prices: list[GpuPrice]
     baseline: list[Dedicated]  # one model per GPU

@@ -25,14 +25,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from infercost.econ.workload_cost import Pricing, ThinkingTask, Volume, WorkloadSpec, cost_workload
 from infercost.errors import InfercostError
-from infercost.plan.capacity import read_yaml_mapping, spec_error
+from infercost.plan.spec_files import (
+    InputSpec,
+    NonNegative,
+    Positive,
+    Result,
+    parse_spec,
+    read_yaml_mapping,
+)
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 _SHARE_TOLERANCE = 1e-6
 
@@ -40,16 +45,12 @@ _SHARE_TOLERANCE = 1e-6
 # --- the input file -----------------------------------------------------------------------------------
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RouteModel(_Spec):
+class RouteModel(InputSpec):
     name: Annotated[str, Field(min_length=1)]
     pricing: Pricing  # {sheet: PROVIDER/MODEL, ttft_ms, tpot_ms} or {self_hosted: {...}}
 
 
-class TaskClass(_Spec):
+class TaskClass(InputSpec):
     name: Annotated[str, Field(min_length=1)]
     share: Annotated[float, Field(gt=0, le=1)]
     system_prompt_tokens: Annotated[int, Field(ge=0)] = 0
@@ -72,18 +73,18 @@ class TaskClass(_Spec):
         return self
 
 
-class Router(_Spec):
+class Router(InputSpec):
     usd_per_request: NonNegative = 0.0  # the classifier's cost per task
     latency_ms: NonNegative = 0.0  # added before the first token
     escalation_rate: Fraction = 0.0  # of tasks routed below the baseline model, retried on it
 
 
-class BaselinePolicy(_Spec):
+class BaselinePolicy(InputSpec):
     model: str  # the biggest model: everything goes there without routing
     thinking: Literal["always", "as_required"] = "always"
 
 
-class RouteSpec(_Spec):
+class RouteSpec(InputSpec):
     name: str | None = None
     volume: Volume
     models: Annotated[tuple[RouteModel, ...], Field(min_length=1)]
@@ -116,10 +117,7 @@ class RouteSpec(_Spec):
 
 
 def parse_route(data: dict[str, Any]) -> RouteSpec:
-    try:
-        return RouteSpec.model_validate(data)
-    except ValidationError as err:
-        raise spec_error(err, RouteSpec) from None
+    return parse_spec(RouteSpec, data)
 
 
 def load_route(path: str | Path) -> RouteSpec:
@@ -141,14 +139,7 @@ def load_route(path: str | Path) -> RouteSpec:
 # --- results ------------------------------------------------------------------------------------------
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
-class Option(_Out):
+class Option(Result):
     """One model for one class on one path: its cost and latency per task."""
 
     model: str
@@ -161,7 +152,7 @@ class Option(_Out):
     note: str
 
 
-class ClassRoute(_Out):
+class ClassRoute(Result):
     name: str
     share: float
     thinking: bool
@@ -173,7 +164,7 @@ class ClassRoute(_Out):
     options: list[Option]
 
 
-class Policy(_Out):
+class Policy(Result):
     name: str
     usd_per_task: float  # traffic-weighted
     usd_per_day: float
@@ -183,7 +174,7 @@ class Policy(_Out):
     savings_vs_first_pct: float  # against policy 1
 
 
-class RoutePlan(_Out):
+class RoutePlan(Result):
     name: str | None
     tasks_per_day: float
     days_per_month: float
