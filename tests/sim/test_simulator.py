@@ -138,20 +138,21 @@ def test_preemption_happens_when_kv_runs_out_and_invariants_still_hold() -> None
 
 
 @pytest.mark.parametrize(
-    ("model", "tp", "concurrency", "isl", "osl"),
+    ("model", "tp", "pp", "concurrency", "isl", "osl"),
     [
-        ("llama-3.1-8b", 1, 32, 1024, 256),
-        ("llama-3.1-8b", 1, 128, 512, 512),
-        ("llama-3.1-70b", 4, 64, 2048, 256),
-        ("qwen3-30b-a3b", 1, 64, 1000, 300),
+        ("llama-3.1-8b", 1, 1, 32, 1024, 256),
+        ("llama-3.1-8b", 1, 1, 128, 512, 512),
+        ("llama-3.1-70b", 4, 1, 64, 2048, 256),
+        ("qwen3-30b-a3b", 1, 1, 64, 1000, 300),
+        ("llama-3.1-70b", 2, 2, 64, 2048, 256),  # pipeline: a step is one micro-batch's time
     ],
 )
 def test_closed_loop_steady_throughput_matches_the_analytical_model(
-    model: str, tp: int, concurrency: int, isl: int, osl: int
+    model: str, tp: int, pp: int, concurrency: int, isl: int, osl: int
 ) -> None:
     spec = {
         "model": model,
-        "deployment": {"hardware": "h100-sxm", "tp": tp, "engine": "vllm"},
+        "deployment": {"hardware": "h100-sxm", "tp": tp, "pp": pp, "engine": "vllm"},
         "scheduler": {"max_num_seqs": 256, "max_num_batched_tokens": 8192, "prefix_caching": False},
         "workload": {
             "arrival": {"kind": "closed", "concurrency": concurrency},
@@ -173,7 +174,7 @@ def test_closed_loop_steady_throughput_matches_the_analytical_model(
     steady = continuous(
         m,
         res,
-        Layout.of(Parallelism(tp=tp)),
+        Layout.of(Parallelism(tp=tp, pp=pp)),
         concurrency=concurrency,
         isl=isl,
         osl=osl,

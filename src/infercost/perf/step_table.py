@@ -14,6 +14,7 @@ table holds the time and the per-chip FLOPs and bytes of each point, for MFU and
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 from typing import NamedTuple
@@ -66,6 +67,10 @@ class StepTable:
         max_step_tokens: int,
         max_context: int,
     ) -> None:
+        # with pp stages a step's sequences and prompts are spread over pp micro-batches, and one
+        # step (every sequence one token further) is the time of one micro-batch through all
+        # layers: the pipeline cycle, as in perf.steady
+        self._stages = float(np.asarray(layout.pp).max())
         ctx_stop = float(max(max_context, 16))
         self.axes: tuple[tuple[float, ...], ...] = (
             _axis(16, float(max(max_seqs, 1)), 1.2),  # decode sequences
@@ -148,6 +153,11 @@ class StepTable:
         """One step with `decode_seqs` sequences at mean context `decode_context`, and
         `prefill_tokens` prefill tokens from `prefill_seqs` sequences with mean cached past
         `prefill_context`."""
+        if self._stages > 1:
+            decode_seqs = math.ceil(decode_seqs / self._stages)
+            prefill_tokens, prefill_seqs = (
+                x / self._stages for x in (prefill_tokens, prefill_seqs)
+            )
         if prefill_tokens <= 0:
             return self._decode_only(decode_seqs, decode_context)
         corners = self._corners(
