@@ -61,6 +61,7 @@ class _Ledger:
     ) -> None:
         self.res = res
         hbm = res.memory_bw * res.memory_eff * res.kv_memory_eff
+        self.tiered = kv_s_per_byte is not None
         self.kv_s_per_byte = 1.0 / hbm if kv_s_per_byte is None else kv_s_per_byte
         zero = np.zeros_like(shape_like, dtype=float)
         self.compute = zero.copy()
@@ -86,7 +87,7 @@ class _Ledger:
         bandwidth = res.memory_bw * res.memory_eff
         t_weights = weight_bytes / bandwidth
         # ops that read no KV stay finite even when the KV tiers cannot hold the working set
-        t_kv = kv_bytes * self.kv_s_per_byte if np.any(kv_bytes) else 0.0
+        t_kv = kv_bytes * self.kv_s_per_byte if not self.tiered or np.any(kv_bytes) else 0.0
         memory_bound = t_weights + t_kv > t_compute
         self.compute = self.compute + np.where(memory_bound, 0.0, t_compute)
         self.kv = self.kv + np.where(memory_bound, t_kv, 0.0)
