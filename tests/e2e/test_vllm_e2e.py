@@ -9,7 +9,7 @@ Skipped unless `INFERCOST_VLLM_URL` names a running OpenAI-compatible vLLM serve
 Settings (environment): INFERCOST_E2E_MODEL (served name, default tiny-llama), INFERCOST_E2E_CONFIG
 (the model's config.json, needed to calibrate), INFERCOST_E2E_HARDWARE (spec of the machine, default
 examples/hardware-cpu-example.yaml), INFERCOST_E2E_FIT_LEVELS (default 1,8),
-INFERCOST_E2E_CHECK_LEVEL (default 4), INFERCOST_E2E_REQUESTS (per level, default 32),
+INFERCOST_E2E_CHECK_LEVEL (default 4), INFERCOST_E2E_REQUESTS (per level, default 64),
 INFERCOST_E2E_ISL / _OSL (default 64 / 32), INFERCOST_E2E_OUT (where results are kept; default a
 temporary folder), INFERCOST_E2E_TOLERANCE (default 0.20).
 
@@ -47,7 +47,7 @@ MODEL = _env("MODEL", "tiny-llama")
 HARDWARE = _env("HARDWARE", str(ROOT / "examples" / "hardware-cpu-example.yaml"))
 FIT_LEVELS = tuple(int(x) for x in _env("FIT_LEVELS", "1,8").split(","))
 CHECK_LEVEL = int(_env("CHECK_LEVEL", "4"))
-REQUESTS = int(_env("REQUESTS", "32"))
+REQUESTS = int(_env("REQUESTS", "64"))  # lockstep rounds at 8: enough steps to average
 ISL = int(_env("ISL", "64"))
 OSL = int(_env("OSL", "32"))
 TOLERANCE = float(_env("TOLERANCE", "0.20"))
