@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -256,6 +257,16 @@ def _render_route(plan: RoutePlan) -> None:
 # --- commands -------------------------------------------------------------------------------------------
 
 
+def _show(result: Any, render: Callable[[Any], None], written: list[Path], as_json: bool) -> None:
+    """JSON on stdout, or the rendered tables and the files written."""
+    if as_json:
+        print_json(result.to_dict())
+        return
+    render(result)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("fleet")
     def fleet_cmd(
@@ -271,12 +282,7 @@ def register(app: typer.Typer) -> None:
             with progress_bar(len(spec.gpus) + 2, "planning the fleet", quiet=as_json) as tick:
                 plan = plan_fleet(spec, base_dir=folder, progress=tick)
             written = write_fleet(plan, out) if out else []
-        if as_json:
-            print_json(plan.to_dict())
-            return
-        _render_fleet(plan)
-        for path in written:
-            console.print(f"wrote {path}")
+        _show(plan, _render_fleet, written, as_json)
 
     @app.command("pack")
     def pack_cmd(
@@ -291,12 +297,7 @@ def register(app: typer.Typer) -> None:
             with progress_bar(len(spec.modes) + 1, "packing", quiet=as_json) as tick:
                 result = pack(spec, progress=tick)
             written = write_pack(result, out) if out else []
-        if as_json:
-            print_json(result.to_dict())
-            return
-        _render_pack(result)
-        for path in written:
-            console.print(f"wrote {path}")
+        _show(result, _render_pack, written, as_json)
 
     @app.command("route")
     def route_cmd(
@@ -309,9 +310,4 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             plan = route(file)
             written = write_route(plan, out) if out else []
-        if as_json:
-            print_json(plan.to_dict())
-            return
-        _render_route(plan)
-        for path in written:
-            console.print(f"wrote {path}")
+        _show(plan, _render_route, written, as_json)
