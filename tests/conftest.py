@@ -33,3 +33,28 @@ def llama8b():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def llama70b():  # type: ignore[no-untyped-def]
     return catalog.model("llama-3.1-70b")
+
+
+# one row of the validation schema (validation/README.md): Llama-3.1-8B single-stream TPOT on an H100
+VALIDATION_ROW = {
+    "id": "T1",
+    "source": "test",
+    "model": "llama-3.1-8b",
+    "hardware": "h100-sxm",
+    "chips": "1",
+    "weights": "bf16",
+    "kv": "",
+    "tp": "1",
+    "pp": "1",
+    "ep": "",
+    "engine": "vllm",
+    "isl": "128",
+    "osl": "128",
+    "concurrency": "1",
+    "scenario": "single-stream",
+    "slo_ttft_ms": "",
+    "slo_tpot_ms": "",
+    "metric": "tpot_ms",
+    "value": "7.0",
+    "notes": "",
+}

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from conftest import VALIDATION_ROW
 from infercost import estimate
 from infercost.bench.config import BenchConfig
 from infercost.bench.runner import BenchResult, LevelSummary
@@ -316,28 +317,7 @@ def test_cli_calibrate_then_estimate_and_validate_with_the_profile(tmp_path, h10
     assert tuned["tpot_ms"] > plain["tpot_ms"]
 
     rows = tmp_path / "rows.csv"
-    base = {
-        "id": "T1",
-        "source": "test",
-        "model": "llama-3.1-8b",
-        "hardware": "h100-sxm",
-        "chips": "1",
-        "weights": "bf16",
-        "kv": "",
-        "tp": "1",
-        "pp": "1",
-        "ep": "",
-        "engine": "vllm",
-        "isl": "128",
-        "osl": "128",
-        "concurrency": "1",
-        "scenario": "single-stream",
-        "slo_ttft_ms": "",
-        "slo_tpot_ms": "",
-        "metric": "tpot_ms",
-        "value": "7.0",
-        "notes": "",
-    }
+    base = VALIDATION_ROW
     with rows.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(base))
         writer.writeheader()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import VALIDATION_ROW
 from infercost.cli import app
 from infercost.errors import InfercostError
 from infercost.perf.efficiency import shipped_profile
@@ -17,28 +18,7 @@ from infercost.validation.predict import Unpredictable, predict_with, prepare
 from infercost.validation.rows import COLUMNS, Row, RowProblem, parse_row, read_rows
 from infercost.validation.score import RowResult, summary
 
-BASE = {
-    "id": "T1",
-    "source": "test",
-    "model": "llama-3.1-8b",
-    "hardware": "h100-sxm",
-    "chips": "1",
-    "weights": "bf16",
-    "kv": "",
-    "tp": "1",
-    "pp": "1",
-    "ep": "",
-    "engine": "vllm",
-    "isl": "128",
-    "osl": "128",
-    "concurrency": "1",
-    "scenario": "single-stream",
-    "slo_ttft_ms": "",
-    "slo_tpot_ms": "",
-    "metric": "tpot_ms",
-    "value": "7.0",
-    "notes": "",
-}
+BASE = VALIDATION_ROW
 
 
 def write(tmp_path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:

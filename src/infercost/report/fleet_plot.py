@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,25 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _write_all(
+    out: Path,
+    stem: str,
+    table: str,
+    data: dict[str, Any],
+    rows: list[dict[str, Any]],
+    html: Callable[[Path], None],
+    png: Callable[[Path], None],
+) -> list[Path]:
+    """STEM.json, TABLE.csv, STEM.html and STEM.png under `out` (created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.json", out / f"{table}.csv", out / f"{stem}.html", out / f"{stem}.png"]
+    paths[0].write_text(json.dumps(data, indent=2) + "\n")
+    _write_csv(rows, paths[1])
+    html(paths[2])
+    png(paths[3])
+    return paths
 
 
 def fleet_title(plan: FleetPlan) -> str:
@@ -208,13 +228,15 @@ def _fleet_png(plan: FleetPlan, path: Path) -> None:
 
 def write_fleet(plan: FleetPlan, out: Path) -> list[Path]:
     """fleet.json, fleet_intervals.csv, fleet.html and fleet.png under `out` (created)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / n for n in ("fleet.json", "fleet_intervals.csv", "fleet.html", "fleet.png")]
-    paths[0].write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
-    _write_csv(fleet_rows(plan), paths[1])
-    _fleet_html(plan, paths[2])
-    _fleet_png(plan, paths[3])
-    return paths
+    return _write_all(
+        out,
+        "fleet",
+        "fleet_intervals",
+        plan.to_dict(),
+        fleet_rows(plan),
+        lambda p: _fleet_html(plan, p),
+        lambda p: _fleet_png(plan, p),
+    )
 
 
 # --- pack -----------------------------------------------------------------------------------------------
@@ -339,13 +361,15 @@ def _pack_png(result: PackResult, path: Path) -> None:
 
 def write_pack(result: PackResult, out: Path) -> list[Path]:
     """pack.json, pack_slots.csv, pack.html and pack.png under `out` (created)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / n for n in ("pack.json", "pack_slots.csv", "pack.html", "pack.png")]
-    paths[0].write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    _write_csv(pack_rows(result), paths[1])
-    _pack_html(result, paths[2])
-    _pack_png(result, paths[3])
-    return paths
+    return _write_all(
+        out,
+        "pack",
+        "pack_slots",
+        result.to_dict(),
+        pack_rows(result),
+        lambda p: _pack_html(result, p),
+        lambda p: _pack_png(result, p),
+    )
 
 
 # --- route ----------------------------------------------------------------------------------------------
@@ -417,13 +441,15 @@ def _route_png(plan: RoutePlan, path: Path) -> None:
 
 def write_route(plan: RoutePlan, out: Path) -> list[Path]:
     """route.json, route_classes.csv, route.html and route.png under `out` (created)."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / n for n in ("route.json", "route_classes.csv", "route.html", "route.png")]
-    paths[0].write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
-    _write_csv(route_rows(plan), paths[1])
-    _route_html(plan, paths[2])
-    _route_png(plan, paths[3])
-    return paths
+    return _write_all(
+        out,
+        "route",
+        "route_classes",
+        plan.to_dict(),
+        route_rows(plan),
+        lambda p: _route_html(plan, p),
+        lambda p: _route_png(plan, p),
+    )
 
 
 __all__ = [

@@ -247,17 +247,23 @@ async def frontier_fragment(request: Request) -> HTMLResponse:
     return await _answer(request, render)
 
 
+def _yaml_mapping(data: dict[str, Any], field: str) -> dict[str, Any]:
+    """A form field holding a YAML mapping (a scenario or a plan), or a one-line error."""
+    try:
+        value = yaml.safe_load(data.get(field, ""))
+    except yaml.YAMLError as err:
+        raise InfercostError(field, "(YAML)", f"is not valid YAML: {err}") from None
+    if not isinstance(value, dict):
+        raise InfercostError(field, type(value).__name__, "a YAML mapping")
+    return value
+
+
 @router.post("/ui/simulate", response_class=HTMLResponse)
 async def simulate_fragment(request: Request) -> HTMLResponse:
     server, data = state(request), await _form(request)
 
     def render() -> HTMLResponse:
-        try:
-            scenario = yaml.safe_load(data.get("scenario", ""))
-        except yaml.YAMLError as err:
-            raise InfercostError("scenario", "(YAML)", f"is not valid YAML: {err}") from None
-        if not isinstance(scenario, dict):
-            raise InfercostError("scenario", type(scenario).__name__, "a YAML mapping")
+        scenario = _yaml_mapping(data, "scenario")
         fields: dict[str, Any] = {"scenario": scenario}
         if "seed" in data:
             fields["seed"] = data["seed"]
@@ -272,12 +278,7 @@ async def plan_fragment(request: Request) -> HTMLResponse:
     server, data = state(request), await _form(request)
 
     def render() -> HTMLResponse:
-        try:
-            raw = yaml.safe_load(data.get("plan", ""))
-        except yaml.YAMLError as err:
-            raise InfercostError("plan", "(YAML)", f"is not valid YAML: {err}") from None
-        if not isinstance(raw, dict):
-            raise InfercostError("plan", type(raw).__name__, "a YAML mapping")
+        raw = _yaml_mapping(data, "plan")
         job = server.submit_plan(_parse(PlanApiRequest, {"plan": raw}))
         return _fragment(request, "_job.html", job=job.view())
 
