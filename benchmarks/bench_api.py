@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import random
 import socket
@@ -79,6 +80,13 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def server_stack() -> str:
+    """The event loop and HTTP parser uvicorn picks (its `auto`: the C ones when installed)."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop} + {http}"
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
@@ -173,7 +181,8 @@ def main() -> None:
     mix = ("unique" if args.unique else "calculator") + (", warmed" if args.warm else "")
     print(
         f"POST /api/estimate: {result['requests']} requests ({distinct} distinct, {mix} mix), "
-        f"{args.concurrency} concurrent, one uvicorn process on loopback, {os.cpu_count()} CPUs"
+        f"{args.concurrency} concurrent, one uvicorn process ({server_stack()}) on loopback, "
+        f"{os.cpu_count()} CPUs"
     )
     print(f"  throughput  {result['rps']:.0f} requests/s ({result['wall_s']:.2f} s wall)")
     print(

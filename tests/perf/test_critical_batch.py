@@ -34,3 +34,24 @@ def test_critical_batch_is_the_first_compute_bound_batch(
     step = step_time(model, ideal, layout, decode_seqs=batch, decode_context=0)
     bound = step.flops_per_chip / ideal.linear_flops >= step.weight_bytes_per_chip / ideal.memory_bw
     assert critical_batch(model, res, layout) == float(batch[np.nonzero(bound)[0][0]])
+
+
+def test_remembered_critical_batch_matches_and_tells_deployments_apart() -> None:
+    """The memo answers a repeated deployment from memory (its rates include a nan: unknown SRAM
+    bandwidth) and never mixes up two deployments or two precisions."""
+    from infercost.perf import figures
+
+    model = catalog.model("llama-3.1-70b")
+    hw = catalog.hardware("h100-sxm")
+    efficiency = shipped_profile().resolve(hw.family, None)
+    cases = [
+        (resources_for(hw, catalog.precision(w), efficiency), Layout.of(Parallelism(tp=tp)))
+        for w in ("bf16", "fp8")
+        for tp in (4, 8)
+    ]
+    first = [figures.memo_critical_batch(model, res, layout) for res, layout in cases]
+    size = len(figures._CRITICAL_BATCHES)
+    again = [figures.memo_critical_batch(model, res, layout) for res, layout in cases]
+    assert first == again == [critical_batch(model, res, layout) for res, layout in cases]
+    assert len(set(first)) > 1
+    assert len(figures._CRITICAL_BATCHES) == size

@@ -7,7 +7,7 @@ throughput charges every request's prefill to the same chips (continuous batchin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -130,6 +130,34 @@ def critical_batch(
     return float(fine[np.nonzero(compute_bound(fine))[0][0]])
 
 
+_CRITICAL_BATCHES: dict[tuple[str, bytes], float | None] = {}
+
+
+def _scalar_fingerprint(res: Resources, layout: Layout) -> bytes | None:
+    """The bytes of every rate and layout figure when all are scalars (None for grids); bytes
+    compare nan equal to nan, as a memo key must."""
+    values = [getattr(obj, f.name) for obj in (res, layout) for f in fields(obj)]
+    tiers = values.pop(next(i for i, v in enumerate(values) if isinstance(v, tuple)))
+    values += [x for tier in tiers for x in tier]
+    if any(np.ndim(v) for v in values):
+        return None
+    return np.array(values, dtype=float).tobytes()
+
+
+def memo_critical_batch(model: ModelSpec, res: Resources, layout: Layout) -> float | None:
+    """`critical_batch` of one deployment, remembered: it depends on neither the batch nor the
+    lengths, and a calculator asks for the same deployment at many workload points."""
+    fingerprint = _scalar_fingerprint(res, layout)
+    if fingerprint is None:
+        return critical_batch(model, res, layout)
+    key = (model.model_dump_json(), fingerprint)
+    if key not in _CRITICAL_BATCHES:
+        if len(_CRITICAL_BATCHES) >= 4096:
+            _CRITICAL_BATCHES.clear()
+        _CRITICAL_BATCHES[key] = critical_batch(model, res, layout)
+    return _CRITICAL_BATCHES[key]
+
+
 def figures(
     model: ModelSpec,
     res: Resources,
@@ -162,7 +190,11 @@ def figures(
     prefill = prefill_chunks(model, res, layout, isl, chunk)
     ttft = float(prefill.total.sum() + res.request_overhead_s)
     micro = decode_micro_batch(batch, layout.pp)
-    decode = step_time(model, res, layout, decode_seqs=micro, decode_context=isl + osl / 2.0)
+    # the batch's step and one sequence's (for the latency floor), timed in one call
+    steps = step_time(
+        model, res, layout, decode_seqs=np.array([micro, 1.0]), decode_context=isl + osl / 2.0
+    )
+    decode, single = steps.at(0), steps.at(1)
     tpot = float(decode.total)
     if not np.isfinite(tpot) or not np.isfinite(ttft):
         raise InfercostError(
@@ -170,7 +202,6 @@ def figures(
             None,
             "unknown in the catalog, so tensor/expert parallel communication cannot be timed",
         )
-    single = step_time(model, res, layout, decode_seqs=1, decode_context=isl + osl / 2.0)
     floor = float((single.weight_bytes_per_chip + single.kv_bytes_per_chip) / res.memory_bw)
     return Figures(
         prefill=prefill,
@@ -181,7 +212,7 @@ def figures(
         decode_tps=batch / tpot,
         output_tps=batch * osl / (osl * tpot + batch * ttft),
         latency_floor_s=floor,
-        critical_batch=critical_batch(model, res, layout),
+        critical_batch=memo_critical_batch(model, res, layout),
     )
 
 

@@ -15,7 +15,7 @@ Every argument may be a numpy array; all broadcast together (batch × context ×
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -42,6 +42,10 @@ class StepTime:
     @property
     def total(self) -> FloatArray:
         return self.compute + self.weights + self.kv + self.comm + self.overhead
+
+    def at(self, index: int) -> StepTime:
+        """The step at one position of a 1-d sweep (several steps timed in one call)."""
+        return StepTime(*(np.asarray(getattr(self, f.name))[index] for f in fields(self)))
 
     def breakdown_s(self) -> dict[str, FloatArray]:
         return {
