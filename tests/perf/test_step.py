@@ -210,3 +210,27 @@ def test_critical_batch_is_larger_for_sparse_moe():  # type: ignore[no-untyped-d
     )
     assert dense is not None and moe is not None
     assert moe > 4 * dense  # 8 of 256 routed experts: weights amortise over far more sequences
+
+
+def test_grouped_expert_gemm_ramp_is_its_own() -> None:
+    """`moe_half_tokens` slows only the routed-expert GEMMs: a dense model's step is unchanged to the
+    bit, an MoE prefill is slower with a larger ramp, and unset it follows `compute_half_tokens`."""
+    from infercost.perf.efficiency import Efficiency
+    from infercost.perf.resources import resources_for
+
+    hw = catalog.hardware("h100-sxm")
+    precision = catalog.precision("bf16")
+    layout = Layout.of(Parallelism(tp=1))
+
+    def prefill(model_id: str, eff: Efficiency) -> float:
+        res = resources_for(hw, precision, eff)
+        step = step_time(catalog.model(model_id), res, layout, prefill_tokens=2048)
+        return float(step.total)
+
+    unset, steep = (
+        Efficiency(compute_half_tokens=16),
+        Efficiency(compute_half_tokens=16, moe_half_tokens=512),
+    )
+    assert float(resources_for(hw, precision, unset).moe_half_tokens) == 16.0
+    assert prefill("llama-3.1-8b", steep) == prefill("llama-3.1-8b", unset)
+    assert prefill("qwen3-30b-a3b", steep) > prefill("qwen3-30b-a3b", unset)

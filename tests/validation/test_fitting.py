@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from infercost.perf.efficiency import Efficiency, EfficiencyProfile
 from infercost.validation.fitting import fit, log_errors
-from infercost.validation.predict import predict, prepare
+from infercost.validation.predict import Prepared, predict, prepare
 from infercost.validation.rows import Row
 
 TRUE = EfficiencyProfile(
@@ -65,15 +66,36 @@ def synthetic_rows() -> list[Row]:
     return rows
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_fit_recovers_generating_efficiency():  # type: ignore[no-untyped-def]
-    prepared = [prepare(r) for r in synthetic_rows()]
-    start = EfficiencyProfile(version="start", source="test", as_of=None, default=Efficiency())
-    before = np.abs(log_errors(prepared, start))
-    fitted = fit(prepared, start)
+START = EfficiencyProfile(version="start", source="test", as_of=None, default=Efficiency())
+
+
+@pytest.fixture(scope="module")
+def prepared() -> list[Prepared]:
+    return [prepare(r) for r in synthetic_rows()]
+
+
+@pytest.fixture(scope="module")
+def fitted(prepared: list[Prepared]) -> EfficiencyProfile:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fit(prepared, START)
+
+
+def test_fit_recovers_generating_efficiency(prepared, fitted):  # type: ignore[no-untyped-def]
+    before = np.abs(log_errors(prepared, START))
     after = np.abs(log_errors(prepared, fitted))
     assert np.median(after) < 0.25 * np.median(before)
     assert np.max(after) < math.log(1.05)
     hopper = fitted.families["hopper"]
     assert hopper["memory"] == pytest.approx(0.7, abs=0.07)
     assert hopper["compute"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_family_without_data_is_predicted_at_the_pooled_level(fitted):  # type: ignore[no-untyped-def]
+    """Hopper's bandwidth fraction (truth 0.7) pulls the shared level down from its 0.8 prior, and
+    a family the fit never saw (Ampere) is predicted at that level, not at the fixed prior."""
+    hopper = fitted.families["hopper"]["memory"]
+    shared = fitted.default.memory
+    assert hopper < shared < Efficiency().memory
+    assert "ampere" not in fitted.families
+    assert fitted.resolve("ampere").memory == pytest.approx(shared)

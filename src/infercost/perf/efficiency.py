@@ -22,6 +22,8 @@ class Efficiency(Frozen):
     compute: float = Field(0.65, gt=0, le=4)
     compute_half_tokens: float = Field(4.0, ge=0)
     moe_compute: float = Field(1.0, gt=0, le=1)  # grouped expert GEMMs relative to dense GEMMs
+    # rows per expert GEMM at which a grouped GEMM reaches half its rate (None: `compute_half_tokens`)
+    moe_half_tokens: float | None = Field(None, ge=0)
     memory: float = Field(0.8, gt=0, le=1)
     kv_memory: float = Field(1.0, gt=0, le=1)  # decode-attention KV streaming relative to `memory`
     comm: float = Field(0.7, gt=0, le=1)

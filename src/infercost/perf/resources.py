@@ -32,6 +32,7 @@ class Resources:
     scale_out_bw: FloatArray  # bytes/s per direction; nan when unknown
     compute_eff: FloatArray
     compute_half_tokens: FloatArray
+    moe_half_tokens: FloatArray
     moe_compute_eff: FloatArray
     memory_eff: FloatArray
     kv_memory_eff: FloatArray
@@ -70,6 +71,7 @@ def at_peak(res: Resources) -> Resources:
         moe_compute_eff=one,
         comm_eff=one,
         compute_half_tokens=zero,
+        moe_half_tokens=zero,
         collective_latency_s=zero,
         step_overhead_s=zero,
         request_overhead_s=zero,
@@ -148,6 +150,12 @@ def resources_for(
         scale_out_bw=arr([_value(h.scale_out_bytes_per_s) for h in hws]),
         compute_eff=arr([e.compute for e in effs]),
         compute_half_tokens=arr([e.compute_half_tokens for e in effs]),
+        moe_half_tokens=arr(
+            [
+                e.compute_half_tokens if e.moe_half_tokens is None else e.moe_half_tokens
+                for e in effs
+            ]
+        ),
         moe_compute_eff=arr([e.moe_compute for e in effs]),
         memory_eff=arr([e.memory for e in effs]),
         kv_memory_eff=arr([e.kv_memory for e in effs]),

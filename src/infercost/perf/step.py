@@ -83,10 +83,12 @@ class _Ledger:
         weight_bytes: FloatArray | float = 0.0,
         kv_bytes: FloatArray | float = 0.0,
         flops_peak: FloatArray,
+        half_tokens: FloatArray | None = None,
     ) -> None:
         res = self.res
         m = np.maximum(tokens_per_chip, 1e-9)
-        rate = flops_peak * res.compute_eff * m / (m + res.compute_half_tokens)
+        half = res.compute_half_tokens if half_tokens is None else half_tokens
+        rate = flops_peak * res.compute_eff * m / (m + half)
         t_compute = flops / rate
         bandwidth = res.memory_bw * res.memory_eff
         t_weights = weight_bytes / bandwidth
@@ -147,17 +149,20 @@ def step_time(
     wb, kvb = res.weight_bytes, res.kv_bytes
     prefill_mid = past + (per_seq_chunk + 1.0) / 2.0  # average context a chunk token attends to
 
-    def kv_read(g: LayerGroup) -> FloatArray:
-        """KV bytes one layer of the group reads per chip: decode queries, then prefill chunks."""
+    def kv_reads(g: LayerGroup) -> tuple[FloatArray, FloatArray]:
+        """KV bytes one layer of the group reads per chip: by decode queries, by prefill chunks."""
         att = g.attention
         per_token = (
             att.kv_elements_per_token() * kvb * kv_shard_fraction(att.num_kv_heads, att.kind, tp)
         )
-        out: FloatArray = (
-            b / dp * att.attended_tokens(ctx) * per_token
-            + prefill_seqs_ * att.attended_tokens(past + per_seq_chunk) * per_token
+        return (
+            b / dp * att.attended_tokens(ctx) * per_token,
+            prefill_seqs_ * att.attended_tokens(past + per_seq_chunk) * per_token,
         )
-        return out
+
+    def kv_read(g: LayerGroup) -> FloatArray:
+        decode, prefill = kv_reads(g)
+        return decode + prefill
 
     def state_read(g: LayerGroup) -> FloatArray:
         """Recurrent-state bytes one Mamba layer reads and writes per chip."""
@@ -202,17 +207,27 @@ def step_time(
                 tokens * ffn.top_k / np.maximum(touched, 1.0) / dp,  # rows per expert GEMM
                 weight_bytes=n * touched * ffn.expert_params * wb / shards,
                 flops_peak=res.linear_flops * res.moe_compute_eff,
+                half_tokens=res.moe_half_tokens,
             )
 
-        # attention core: decode queries read their KV; the prefill chunk attends causally
+        # attention core, two kernels as engines run them: decode queries read their KV; the
+        # prefill chunk attends causally (each kernel's efficiency set by its own token count)
         if att.kind != "none":
-            flops = (
-                b * att.core_flops_per_query(att.attended_tokens(ctx), absorbed=True)
-                + chunk * att.core_flops_per_query(att.attended_tokens(prefill_mid), absorbed=False)
-            ) / shards
-            ledger.op(
-                n * flops, tokens_per_chip, kv_bytes=n * kv_read(g), flops_peak=res.attention_flops
+            decode_kv, prefill_kv = kv_reads(g)
+            decode_flops = b * att.core_flops_per_query(att.attended_tokens(ctx), absorbed=True)
+            prefill_flops = chunk * att.core_flops_per_query(
+                att.attended_tokens(prefill_mid), absorbed=False
             )
+            for flops, queries, kv_bytes in (
+                (decode_flops, b, decode_kv),
+                (prefill_flops, chunk, prefill_kv),
+            ):
+                ledger.op(
+                    n * flops / shards,
+                    queries / dp,
+                    kv_bytes=n * kv_bytes,
+                    flops_peak=res.attention_flops,
+                )
         if g.mamba:  # recurrent state: read and written once per sequence per step
             ledger.op(
                 np.zeros_like(shape),

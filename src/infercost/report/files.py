@@ -25,7 +25,7 @@ ROW_COLUMNS = [
 
 CALIBRATION_HEADER = """\
 # Efficiency model: the achievable fraction of hardware peaks, fixed costs per step, queueing factors.
-# Written by `infercost calibrate`; see docs/model.md for each field. `version` changes with every fit.
+# Written by `infercost fit-efficiency`; see docs/model.md for each field. `version` changes with every fit.
 # `families` override `default` per hardware family; `engines` multiply the fractions and overheads;
 # `intervals` are 80 % prediction-interval multipliers from leave-one-source-out residuals.
 """

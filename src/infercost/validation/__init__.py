@@ -183,7 +183,7 @@ def calibrate(
     profile = fitted.model_copy(
         update={
             "version": version,
-            "source": f"fitted by `infercost calibrate` on {Path(path).name} ({len(prepared)} rows)",
+            "source": f"fitted by `infercost fit-efficiency` on {Path(path).name} ({len(prepared)} rows)",
             "domain": Domain(
                 families=tuple(sorted({p.hardware.family for p in prepared})),
                 engines=tuple(sorted({p.row.engine for p in prepared})),
