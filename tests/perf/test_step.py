@@ -159,9 +159,9 @@ def test_monotone_and_bandwidth_invariants(model_id, batch, context, chunk, tp):
         )
 
     base = t()
-    # one op's FLOP rate rises with its token count, so in a mixed step one more decode token speeds
-    # up the prefill attention it shares an op with by ~1e-7 relative: allow that, nothing more
-    slack = base * 1e-6
+    # floating-point rounding only: every op's time grows with its own token count (decode and
+    # prefill attention are separate kernels, so more of one never speeds up the other)
+    slack = base * 1e-12
     assert t(b=batch + 1) >= base - slack
     assert t(c=context * 2) >= base - slack
     assert t(p=chunk + 64) >= base - slack
