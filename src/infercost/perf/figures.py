@@ -136,9 +136,13 @@ _CRITICAL_BATCHES: dict[tuple[str, bytes], float | None] = {}
 def _scalar_fingerprint(res: Resources, layout: Layout) -> bytes | None:
     """The bytes of every rate and layout figure when all are scalars (None for grids); bytes
     compare nan equal to nan, as a memo key must."""
-    values = [getattr(obj, f.name) for obj in (res, layout) for f in fields(obj)]
-    tiers = values.pop(next(i for i, v in enumerate(values) if isinstance(v, tuple)))
-    values += [x for tier in tiers for x in tier]
+    values = [
+        getattr(obj, f.name)
+        for obj in (res, layout)
+        for f in fields(obj)
+        if f.name != "offload_tiers"
+    ]
+    values += [x for tier in res.offload_tiers for x in tier]
     if any(np.ndim(v) for v in values):
         return None
     return np.array(values, dtype=float).tobytes()
